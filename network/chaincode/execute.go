@@ -42,8 +42,10 @@ type Invocation struct {
 	// ReadOnly makes writes and events fail (evaluation, i.e. queries).
 	ReadOnly bool
 	// Resolve finds the other chaincodes of the channel, for InvokeChaincode.
-	// Nil disables InvokeChaincode.
-	Resolve func(name string) (Invoker, bool)
+	// It sees the calling transaction's state, including its own writes (a
+	// chaincode defined earlier in the same transaction is callable). Nil
+	// disables InvokeChaincode.
+	Resolve func(view state.Reader, name string) (Invoker, bool)
 }
 
 // Result is the outcome of a chaincode call.
@@ -294,7 +296,7 @@ func (s *txStub) InvokeChaincode(name string, args [][]byte, channel string) ([]
 	if s.depth+1 > MaxCallDepth {
 		return nil, fmt.Errorf("%w: calls nested deeper than %d", ErrInvalidArgument, MaxCallDepth)
 	}
-	cc, ok := s.inv.Resolve(name)
+	cc, ok := s.inv.Resolve(s.overlay, name)
 	if !ok {
 		return nil, fmt.Errorf("%w: chaincode %q is not defined on channel %s", ErrInvalidArgument, name, s.inv.ChannelID)
 	}

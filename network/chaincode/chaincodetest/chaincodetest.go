@@ -145,7 +145,7 @@ func (l *Ledger) run(creator *identity.Signer, name, fn string, args [][]byte, r
 		Args:      append([][]byte{[]byte(fn)}, args...),
 		Creator:   creator.Identity,
 		ReadOnly:  readOnly,
-		Resolve: func(n string) (chaincode.Invoker, bool) {
+		Resolve: func(_ state.Reader, n string) (chaincode.Invoker, bool) {
 			c, ok := l.chaincode[n]
 			return c, ok
 		},

@@ -1,0 +1,65 @@
+// Package kvstore opens the pebble databases medshare keeps on disk (each
+// channel's ledger and its Raft log) with one set of options, and routes
+// pebble's own log lines to slog.
+package kvstore
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Open opens (creating if needed) the pebble database in dir. With readOnly,
+// the database must exist and cannot be written.
+func Open(dir string, log *slog.Logger, readOnly bool) (*pebble.DB, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	opts := &pebble.Options{
+		Logger:           slogLogger{log},
+		ReadOnly:         readOnly,
+		ErrorIfNotExists: readOnly,
+	}
+	db, err := pebble.Open(dir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", dir, err)
+	}
+	return db, nil
+}
+
+// PrefixUpperBound returns the smallest key greater than every key that
+// starts with prefix, for iterator bounds; nil if there is none.
+func PrefixUpperBound(prefix []byte) []byte {
+	end := append([]byte(nil), prefix...)
+	for i := len(end) - 1; i >= 0; i-- {
+		end[i]++
+		if end[i] != 0 {
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// slogLogger adapts slog to pebble's Logger: pebble's informational lines
+// are debug output here.
+type slogLogger struct{ log *slog.Logger }
+
+func (l slogLogger) Infof(format string, args ...any) {
+	if l.log.Enabled(context.Background(), slog.LevelDebug) {
+		l.log.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+	}
+}
+
+func (l slogLogger) Errorf(format string, args ...any) {
+	l.log.Error(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+// Fatalf logs and exits: pebble calls it on unrecoverable corruption and
+// does not expect it to return.
+func (l slogLogger) Fatalf(format string, args ...any) {
+	l.log.Error(fmt.Sprintf(format, args...), "component", "pebble", "fatal", true)
+	os.Exit(70)
+}
