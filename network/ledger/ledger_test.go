@@ -245,9 +245,11 @@ func TestSnapshotRestore(t *testing.T) {
 		c.commit(time.Now(), tx)
 	}
 	var buf bytes.Buffer
-	if err := c.store.WriteSnapshot(&buf); err != nil {
+	snap := c.store.NewSnapshot()
+	if _, err := snap.WriteTo(&buf); err != nil {
 		t.Fatal(err)
 	}
+	snap.Close()
 	other, err := ledger.Open(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -495,34 +495,43 @@ func txTimestamp(raw []byte) int64 {
 	return tx.Proposal.GetTimestamp()
 }
 
-// WriteSnapshot streams every key and value of the store, read from one
-// consistent snapshot, for Raft to send to a node that is too far behind.
-// Format: repeated be32(len key) key be32(len value) value.
-func (s *Store) WriteSnapshot(w io.Writer) error {
-	snap := s.db.NewSnapshot()
-	defer snap.Close()
-	it, err := snap.NewIter(nil)
+// Snapshot is a consistent, point-in-time view of the whole store, which
+// Raft sends to a node that is too far behind to catch up from the log.
+type Snapshot struct{ snap *pebble.Snapshot }
+
+// NewSnapshot captures the store as it is now. Close it when done.
+func (s *Store) NewSnapshot() *Snapshot { return &Snapshot{snap: s.db.NewSnapshot()} }
+
+// Close releases the snapshot.
+func (sn *Snapshot) Close() error { return sn.snap.Close() }
+
+// WriteTo streams every key and value of the snapshot. Format: repeated
+// be32(len key) key be32(len value) value.
+func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
+	it, err := sn.snap.NewIter(nil)
 	if err != nil {
-		return fmt.Errorf("ledger: snapshot: %w", err)
+		return 0, fmt.Errorf("ledger: snapshot: %w", err)
 	}
 	defer it.Close()
+	var n int64
 	var hdr [4]byte
 	for ok := it.First(); ok; ok = it.Next() {
 		v, err := it.ValueAndErr()
 		if err != nil {
-			return fmt.Errorf("ledger: snapshot: %w", err)
+			return n, fmt.Errorf("ledger: snapshot: %w", err)
 		}
 		for _, part := range [][]byte{it.Key(), v} {
 			binary.BigEndian.PutUint32(hdr[:], uint32(len(part)))
 			if _, err := w.Write(hdr[:]); err != nil {
-				return err
+				return n, err
 			}
 			if _, err := w.Write(part); err != nil {
-				return err
+				return n, err
 			}
+			n += int64(4 + len(part))
 		}
 	}
-	return it.Error()
+	return n, it.Error()
 }
 
 // maxSnapshotField bounds one key or value read from a snapshot stream.
