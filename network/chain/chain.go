@@ -50,6 +50,9 @@ var (
 	// ErrNotLeader is returned to forwarded transactions that reach a node
 	// that is no longer the leader.
 	ErrNotLeader = errors.New("chain: this node is not the leader")
+	// ErrLeaderUnreachable means a follower could not hand a transaction to
+	// the leader (it may have just failed); retry.
+	ErrLeaderUnreachable = errors.New("chain: the leader is unreachable")
 )
 
 // StageError is a submission that failed, with the stage that failed:

@@ -2,6 +2,7 @@ package chain
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/medshare/medshare/network/pb"
@@ -76,7 +77,7 @@ func (c *Chain) forward(batch []fwdReq) {
 	defer cancel()
 	errs, err := c.opts.Forwarder.Forward(ctx, leader, c.name, envs)
 	if err != nil {
-		finish(err)
+		finish(fmt.Errorf("%w: %s: %v", ErrLeaderUnreachable, leader.GetId(), err))
 		return
 	}
 	for i, r := range batch {

@@ -626,9 +626,12 @@ func (x *BlocksRequest) GetFollow() bool {
 }
 
 type GetBlockRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Channel       string                 `protobuf:"bytes,1,opt,name=channel,proto3" json:"channel,omitempty"`
-	Number        uint64                 `protobuf:"varint,2,opt,name=number,proto3" json:"number,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Channel string                 `protobuf:"bytes,1,opt,name=channel,proto3" json:"channel,omitempty"`
+	Number  uint64                 `protobuf:"varint,2,opt,name=number,proto3" json:"number,omitempty"`
+	// Return only the header and the cutter's signature (for peers comparing
+	// block hashes).
+	HeaderOnly    bool `protobuf:"varint,3,opt,name=header_only,json=headerOnly,proto3" json:"header_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -675,6 +678,13 @@ func (x *GetBlockRequest) GetNumber() uint64 {
 		return x.Number
 	}
 	return 0
+}
+
+func (x *GetBlockRequest) GetHeaderOnly() bool {
+	if x != nil {
+		return x.HeaderOnly
+	}
+	return false
 }
 
 type GetTransactionRequest struct {
@@ -1339,10 +1349,12 @@ const file_network_pb_node_proto_rawDesc = "" +
 	"\rBlocksRequest\x12\x18\n" +
 	"\achannel\x18\x01 \x01(\tR\achannel\x12\x14\n" +
 	"\x05start\x18\x02 \x01(\x04R\x05start\x12\x16\n" +
-	"\x06follow\x18\x03 \x01(\bR\x06follow\"C\n" +
+	"\x06follow\x18\x03 \x01(\bR\x06follow\"d\n" +
 	"\x0fGetBlockRequest\x12\x18\n" +
 	"\achannel\x18\x01 \x01(\tR\achannel\x12\x16\n" +
-	"\x06number\x18\x02 \x01(\x04R\x06number\"F\n" +
+	"\x06number\x18\x02 \x01(\x04R\x06number\x12\x1f\n" +
+	"\vheader_only\x18\x03 \x01(\bR\n" +
+	"headerOnly\"F\n" +
 	"\x15GetTransactionRequest\x12\x18\n" +
 	"\achannel\x18\x01 \x01(\tR\achannel\x12\x13\n" +
 	"\x05tx_id\x18\x02 \x01(\tR\x04txId\"\xbf\x01\n" +

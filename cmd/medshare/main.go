@@ -1,0 +1,101 @@
+// Command medshare runs and administers the medshare ledger network.
+//
+//	medshare node --config node.yaml           run a node
+//	medshare crypto generate ...               create certificates and keys
+//	medshare channel create|join|list ...      make and join channels
+//	medshare chaincode approve|commit|deploy   enable chaincode on a channel
+//	medshare tx submit|query ...               call chaincode
+//	medshare status ...                        a node's health
+//	medshare ledger verify --dir ...           re-verify a stopped node's ledger
+//	medshare bench ledger|abe                  benchmarks
+//
+// Run "medshare COMMAND -h" for a command's flags.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	_ "time/tzdata" // chaincode time zones resolve the same way on every node
+)
+
+type command struct {
+	name  string
+	usage string
+	run   func(args []string, stdout io.Writer) error
+}
+
+func commands() []command {
+	return []command{
+		{"node", "run a ledger node", runNode},
+		{"crypto", "generate certificates and keys (crypto generate)", runCrypto},
+		{"channel", "create, join and list channels", runChannel},
+		{"chaincode", "approve, commit and deploy chaincode definitions", runChaincode},
+		{"tx", "submit or query a chaincode function", runTx},
+		{"status", "show a node's channels, heights, leaders and alerts", runStatus},
+		{"ledger", "verify a node's ledger store (ledger verify)", runLedger},
+		{"bench", "run benchmarks (bench ledger | bench abe)", runBench},
+	}
+}
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "medshare:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stdout)
+		return nil
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(args[1:], stdout)
+		}
+	}
+	usage(os.Stderr)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: medshare COMMAND [flags]")
+	fmt.Fprintln(w)
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.usage)
+	}
+}
+
+// newLogger builds the process logger: text or JSON on standard error.
+func newLogger(level, format string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
+		l = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// subcommand splits "verb" off args for commands with verbs.
+func subcommand(args []string, verbs ...string) (string, []string, error) {
+	if len(args) == 0 {
+		return "", nil, fmt.Errorf("missing verb: one of %s", strings.Join(verbs, ", "))
+	}
+	for _, v := range verbs {
+		if args[0] == v {
+			return v, args[1:], nil
+		}
+	}
+	return "", nil, fmt.Errorf("unknown verb %q: want one of %s", args[0], strings.Join(verbs, ", "))
+}
