@@ -57,7 +57,9 @@ type EndorseError struct {
 	*GatewayError
 }
 
-func (e *EndorseError) Error() string { return "endorse " + e.TransactionID + ": " + e.GatewayError.Error() }
+func (e *EndorseError) Error() string {
+	return "endorse " + e.TransactionID + ": " + e.GatewayError.Error()
+}
 func (e *EndorseError) Unwrap() error { return e.GatewayError }
 
 // SubmitError means the transaction was endorsed but could not be ordered
@@ -67,7 +69,9 @@ type SubmitError struct {
 	*GatewayError
 }
 
-func (e *SubmitError) Error() string { return "submit " + e.TransactionID + ": " + e.GatewayError.Error() }
+func (e *SubmitError) Error() string {
+	return "submit " + e.TransactionID + ": " + e.GatewayError.Error()
+}
 func (e *SubmitError) Unwrap() error { return e.GatewayError }
 
 // CommitStatusError means the client could not learn the outcome (timeout,

@@ -146,7 +146,9 @@ func UserDir(out string, o Organization, user string) identity.Dir {
 
 // CAFile is the organisation's CA certificate, as channel configurations
 // reference it.
-func CAFile(out string, o Organization) string { return filepath.Join(out, o.Name, "msp", "cacert.pem") }
+func CAFile(out string, o Organization) string {
+	return filepath.Join(out, o.Name, "msp", "cacert.pem")
+}
 
 // AuthorityDir holds the attribute authority's credential-signing key.
 func AuthorityDir(out string) string { return filepath.Join(out, "authority") }
