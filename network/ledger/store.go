@@ -377,7 +377,12 @@ func decodeHistory(v []byte) (state.KeyModification, error) {
 		Timestamp: time.Unix(0, int64(binary.BigEndian.Uint64(v[4+n:]))).UTC(),
 		IsDelete:  v[4+n+8] == 1,
 	}
-	if !m.IsDelete {
+	switch {
+	case v[4+n+8] > 1:
+		return state.KeyModification{}, fmt.Errorf("ledger: corrupt history entry")
+	case m.IsDelete && len(v) != 4+n+9:
+		return state.KeyModification{}, fmt.Errorf("ledger: corrupt history entry")
+	case !m.IsDelete:
 		m.Value = bytes.Clone(v[4+n+9:])
 	}
 	return m, nil
