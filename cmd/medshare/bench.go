@@ -44,7 +44,7 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&b.duration, "duration", 60*time.Second, "time limit per concurrency level")
 	fs.IntVar(&b.warmup, "warmup", 2000, "transactions before measuring")
 	fs.IntVar(&b.batch, "batch-size", 500, "block size limit (transactions)")
-	fs.DurationVar(&b.timeout, "batch-timeout", 50*time.Millisecond, "block timeout")
+	fs.DurationVar(&b.timeout, "batch-timeout", 20*time.Millisecond, "block timeout")
 	fs.BoolVar(&b.keep, "keep", false, "keep the network's directory")
 }
 

@@ -61,7 +61,7 @@ func newCluster(t *testing.T, n int, raftCfg consensus.Config) *cluster {
 	for i := range n {
 		dir := t.TempDir()
 		cl.dirs = append(cl.dirs, dir)
-		cl.registry = append(cl.registry, executor.Registry{kvcc.Name: kv})
+		cl.registry = append(cl.registry, executor.Registry{kvcc.Name: executor.Instance(kv)})
 		idx := i
 		mux, err := consensus.Listen("127.0.0.1:0", cl.f.Orgs[i].NodeTLS[0], func(ch, addr string, der []byte) error {
 			cl.mu.Lock()
@@ -373,7 +373,7 @@ func TestDivergentNodeIsDetected(t *testing.T) {
 	// Replace node x's chaincode with the divergent one, x not the leader.
 	x := (leader + 1) % 3
 	cl.stop(x)
-	cl.registry[x] = executor.Registry{kvcc.Name: bad}
+	cl.registry[x] = executor.Registry{kvcc.Name: executor.Instance(bad)}
 	cl.start(x, false)
 	if r, err := cl.submit(leader, 0, kvcc.Name, "Put", "k", "v"); err != nil || r.Result.GetCode() != pb.ValidationCode_VALID {
 		t.Fatalf("submit: %v %v", err, r.Result)

@@ -22,7 +22,7 @@ import (
 const (
 	DefaultMaxMessageCount   = 500
 	DefaultPreferredMaxBytes = 4 << 20
-	DefaultBatchTimeout      = 100 * time.Millisecond
+	DefaultBatchTimeout      = 20 * time.Millisecond
 	DefaultMaxTxBytes        = 1 << 20
 	DefaultMaxClockSkew      = 10 * time.Minute
 )

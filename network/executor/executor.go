@@ -36,8 +36,18 @@ import (
 	"github.com/medshare/medshare/network/state"
 )
 
-// Registry is the chaincode compiled into the node binary, by name.
-type Registry map[string]chaincode.Invoker
+// Registry is the chaincode compiled into the node binary, by name. Each
+// channel gets its own instances, so chaincode may keep per-channel caches.
+type Registry map[string]Factory
+
+// Factory builds one instance of a chaincode.
+type Factory func() (chaincode.Invoker, error)
+
+// Instance returns a Factory that always returns inv (for chaincode without
+// per-instance state, and for tests).
+func Instance(inv chaincode.Invoker) Factory {
+	return func() (chaincode.Invoker, error) { return inv, nil }
+}
 
 // Committed is the committed ledger a block executes against.
 type Committed interface {
@@ -56,7 +66,7 @@ const sigCacheSize = 1 << 16
 // concurrent use.
 type Executor struct {
 	cfg       *channel.Config
-	registry  Registry
+	registry  map[string]chaincode.Invoker
 	lifecycle *lifecycle.Lifecycle
 	// verified remembers signatures that verified, keyed by SHA-256 of
 	// the signed bytes and the signature, so a transaction checked when it
@@ -70,9 +80,17 @@ func New(cfg *channel.Config, registry Registry) (*Executor, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Executor{cfg: cfg, registry: registry, verified: cache}
+	instances := make(map[string]chaincode.Invoker, len(registry))
+	for name, build := range registry {
+		inv, err := build()
+		if err != nil {
+			return nil, fmt.Errorf("executor: chaincode %s: %w", name, err)
+		}
+		instances[name] = inv
+	}
+	e := &Executor{cfg: cfg, registry: instances, verified: cache}
 	e.lifecycle = lifecycle.New(cfg.Membership().IDs, func(name string) bool {
-		_, ok := registry[name]
+		_, ok := instances[name]
 		return ok
 	})
 	return e, nil

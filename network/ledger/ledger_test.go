@@ -49,7 +49,7 @@ func newChain(t *testing.T) *chain {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exec, err := executor.New(cfg, executor.Registry{kvcc.Name: kv})
+	exec, err := executor.New(cfg, executor.Registry{kvcc.Name: executor.Instance(kv)})
 	if err != nil {
 		t.Fatal(err)
 	}
