@@ -130,7 +130,24 @@ deploy_cc() {
   retry "$BIN" chaincode commit --node "${API[node0]}" --admin "$(admin_of node0)" --crypto "$CRYPTO" --channel "$ch" --name "$name"
 }
 
+# The medshare chaincodes: index on main (with the side chains registered),
+# and storage, ptl and provenance on each side channel, configured with the
+# channel's sensitivity level and the attribute authority's key in the deploy
+# transaction itself. kv, the ledger's test chaincode, goes on every channel.
 deploy_default() {
+  local aa nodes sides="" level
+  aa=$(grep -v -- '-----' "$CRYPTO/authority/pub.pem" | tr -d '\n')
+  nodes=$(printf '{"name":"node0.hospital1.example","org":"Hospital1MSP","address":"%s"},{"name":"node1.hospital2.example","org":"Hospital2MSP","address":"%s"},{"name":"node2.research.example","org":"ResearchMSP","address":"%s"}' \
+    "${API[node0]}" "${API[node1]}" "${API[node2]}")
+  for level in high medium low; do
+    sides+="${sides:+,}{\"name\":\"side-$level\",\"channel\":\"side-$level\",\"level\":\"$level\",\"nodes\":[$nodes]}"
+  done
+  deploy_cc main index 1 1 Init "{\"sideChains\":[$sides]}"
+  for level in high medium low; do
+    deploy_cc "side-$level" storage 1 1 Init "{\"level\":\"$level\"}"
+    deploy_cc "side-$level" ptl 1 1 Init "{\"level\":\"$level\",\"aaPublicKey\":\"$aa\",\"maxClockSkew\":\"30s\",\"monitor\":{\"window\":\"1h\",\"recordThreshold\":3,\"ownerThreshold\":10,\"rateLimit\":60,\"ratePeriod\":\"1m\"}}"
+    deploy_cc "side-$level" provenance 1 1 Init "{\"level\":\"$level\",\"maxClockSkew\":\"30s\"}"
+  done
   for ch in "${CHANNELS[@]}"; do
     deploy_cc "$ch" kv 1 1 "" ""
   done

@@ -17,11 +17,13 @@ import (
 )
 
 func runBench(args []string, stdout io.Writer) error {
-	verb, args, err := subcommand(args, "ledger")
+	verb, args, err := subcommand(args, "ledger", "chaincode")
 	if err != nil {
 		return err
 	}
 	switch verb {
+	case "chaincode":
+		return benchChaincode(args, stdout)
 	default:
 		return benchLedger(args, stdout)
 	}
