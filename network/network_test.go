@@ -511,3 +511,84 @@ func mustProposal(t *testing.T, env *pb.Envelope) *pb.Proposal {
 	}
 	return p
 }
+
+// TestPeersDetectCorruptedNode corrupts one node's stored world-state hash
+// while it is stopped: after its restart the other nodes' periodic
+// comparison raises an alert naming it, and on the next block the corrupted
+// node computes a state hash that disagrees with the header and halts the
+// channel instead of committing a divergent state.
+func TestPeersDetectCorruptedNode(t *testing.T) {
+	const ch = "main"
+	n := startNetwork(t, nettest.Options{Channels: []string{ch}, CompareInterval: 300 * time.Millisecond})
+	gw, err := n.Gateway(0, 0, "client")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv := gw.GetNetwork(ch).GetContract("kv")
+	if _, err := kv.SubmitTransaction("Put", "a", "1"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := n.WaitConverged(ctx, ch); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Terminate(2); err != nil {
+		t.Fatal(err)
+	}
+	db, err := kvstore.Open(n.LedgerDir(2, ch), nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, closer, err := db.Get([]byte("mlthash"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lt := append([]byte(nil), v...)
+	closer.Close()
+	lt[100] ^= 0x01
+	if err := db.Set([]byte("mlthash"), lt, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if err := n.Restart(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	conn, _, err := n.Dial(0, 0, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		h, err := pb.NewAdminClient(conn).Health(ctx, &pb.HealthRequest{})
+		if err == nil && strings.Contains(strings.Join(h.GetAlerts(), "\n"), n.Nodes[2].ID) {
+			t.Logf("node0 alert: %s", h.GetAlerts()[len(h.GetAlerts())-1])
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no alert about node2 on node0: %v %v", err, h.GetAlerts())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// The next block: node2's execution disagrees with the header.
+	if _, err := kv.SubmitTransaction("Put", "b", "2"); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		info, err := n.Info(ctx, 2, ch)
+		if err == nil && info.GetHalted() {
+			if !strings.Contains(info.GetAlert(), "state hash") {
+				t.Fatalf("halted with alert %q", info.GetAlert())
+			}
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("node2 did not halt")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// The healthy majority goes on.
+	if _, err := kv.SubmitTransaction("Put", "c", "3"); err != nil {
+		t.Fatal(err)
+	}
+}

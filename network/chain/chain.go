@@ -568,10 +568,17 @@ func (f *fsm) Apply(l *raft.Log) any {
 	return nil
 }
 
-// skip records that every node rejects a Raft entry (the decision depends
-// only on the entry and the committed chain), so it is not applied again.
+// skip records that this node rejects a Raft entry, so it is not applied
+// again. The decision depends only on the entry and the committed chain, so
+// every correct node rejects it too (a faulty leader's block); if this
+// node's own chain is damaged, it falls behind instead. Either is an anomaly
+// for the operator, so it raises an alert.
 func (c *Chain) skip(index uint64, reason error) error {
-	c.log.Warn("rejected block from the log", "raft_index", index, "reason", reason)
+	msg := fmt.Sprintf("rejected the block in Raft entry %d: %v", index, reason)
+	c.mu.Lock()
+	c.alert = msg
+	c.mu.Unlock()
+	c.log.Error("ALERT: "+msg, "raft_index", index)
 	if err := c.store.SetRaftIndex(index); err != nil {
 		c.halt(fmt.Sprintf("cannot record rejected entry %d: %v", index, err))
 	}

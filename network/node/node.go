@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -229,7 +230,12 @@ func (n *Node) configs() []*channel.Config {
 // alert records and logs a cross-node inconsistency.
 func (n *Node) alert(msg string, args ...any) {
 	n.log.Error("ALERT: "+msg, args...)
-	line := fmt.Sprint(append([]any{time.Now().UTC().Format(time.RFC3339), " ", msg}, args...)...)
+	var b strings.Builder
+	b.WriteString(time.Now().UTC().Format(time.RFC3339) + " " + msg)
+	for i := 0; i+1 < len(args); i += 2 {
+		fmt.Fprintf(&b, " %v=%v", args[i], args[i+1])
+	}
+	line := b.String()
 	n.mu.Lock()
 	n.alerts = append(n.alerts, line)
 	if len(n.alerts) > maxAlerts {
