@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -378,5 +377,3 @@ func runLedger(args []string, stdout io.Writer) error {
 	}
 	return fmt.Errorf("ledger verification failed: first failing block is %d", rep.Problems[0].Block)
 }
-
-func formatUint(n uint64) string { return strconv.FormatUint(n, 10) }

@@ -1,7 +1,6 @@
 package chain
 
 import (
-	"context"
 	"sync"
 
 	"github.com/medshare/medshare/network/ledger"
@@ -77,14 +76,4 @@ func (n *notifier) grownCh() <-chan struct{} {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.grown
-}
-
-// waitGrown blocks until the next commit or ctx's end.
-func (n *notifier) waitGrown(ctx context.Context) error {
-	select {
-	case <-n.grownCh():
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -94,38 +94,33 @@ func open(dir string, log *slog.Logger, readOnly bool) (*Store, error) {
 }
 
 func (s *Store) loadMeta() error {
-	if v, err := s.get(metaHeight); err != nil {
-		return err
-	} else if v != nil {
-		if len(v) != 8 {
-			return fmt.Errorf("ledger: corrupt height record")
+	// Each record is absent in a new store; present, it must decode.
+	for _, m := range []struct {
+		key  []byte
+		load func(v []byte) bool
+	}{
+		{metaHeight, func(v []byte) bool { return loadUint64(v, &s.height) }},
+		{metaLastHash, func(v []byte) bool { return len(v) == 32 && copy(s.lastHash[:], v) == 32 }},
+		{metaLtHash, func(v []byte) bool { return s.lt.UnmarshalBinary(v) == nil }},
+		{metaRaftIndex, func(v []byte) bool { return loadUint64(v, &s.raftIndex) }},
+	} {
+		v, err := s.get(m.key)
+		if err != nil {
+			return err
 		}
-		s.height = binary.BigEndian.Uint64(v)
-	}
-	if v, err := s.get(metaLastHash); err != nil {
-		return err
-	} else if v != nil {
-		if len(v) != 32 {
-			return fmt.Errorf("ledger: corrupt last-hash record")
+		if v != nil && !m.load(v) {
+			return fmt.Errorf("ledger: corrupt %s record", m.key[1:])
 		}
-		copy(s.lastHash[:], v)
-	}
-	if v, err := s.get(metaLtHash); err != nil {
-		return err
-	} else if v != nil {
-		if err := s.lt.UnmarshalBinary(v); err != nil {
-			return fmt.Errorf("ledger: corrupt state hash record: %w", err)
-		}
-	}
-	if v, err := s.get(metaRaftIndex); err != nil {
-		return err
-	} else if v != nil {
-		if len(v) != 8 {
-			return fmt.Errorf("ledger: corrupt raft index record")
-		}
-		s.raftIndex = binary.BigEndian.Uint64(v)
 	}
 	return nil
+}
+
+func loadUint64(v []byte, dst *uint64) bool {
+	if len(v) != 8 {
+		return false
+	}
+	*dst = binary.BigEndian.Uint64(v)
+	return true
 }
 
 // Close closes the store. Closing a closed store does nothing.
@@ -139,8 +134,12 @@ func (s *Store) Close() error {
 	return s.db.Close()
 }
 
-func (s *Store) get(key []byte) ([]byte, error) {
-	v, closer, err := s.db.Get(key)
+func (s *Store) get(key []byte) ([]byte, error) { return read(s.db, key) }
+
+// read returns a copy of the value of key in r (a database or a snapshot),
+// or nil if it is absent.
+func read(r pebble.Reader, key []byte) ([]byte, error) {
+	v, closer, err := r.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, nil
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -117,18 +116,7 @@ func (s *Store) Verify(ctx context.Context) (*Report, error) {
 	return v.r, nil
 }
 
-func snapGet(snap *pebble.Snapshot, key []byte) ([]byte, error) {
-	val, closer, err := snap.Get(key)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("ledger: verify: %w", err)
-	}
-	out := bytes.Clone(val)
-	closer.Close()
-	return out, nil
-}
+func snapGet(snap *pebble.Snapshot, key []byte) ([]byte, error) { return read(snap, key) }
 
 // block checks one block and replays its writes. It returns false when the
 // chain cannot be followed past it.

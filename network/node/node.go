@@ -5,9 +5,7 @@
 package node
 
 import (
-	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -334,11 +332,6 @@ func (n *Node) closeChains() {
 			n.log.Warn("closing channel", "channel", c.Name(), "err", err)
 		}
 	}
-}
-
-// caller returns the identity of the TLS client of a request.
-func (n *Node) caller(ctx context.Context) (*x509.Certificate, error) {
-	return peerCertificate(ctx)
 }
 
 // timeNow is the node's clock for certificate validity checks.
