@@ -317,6 +317,40 @@ func TestKillFollowerThenLeader(t *testing.T) {
 	for i := range n.Nodes {
 		assertCommitted(t, n, i, ch, ids)
 	}
+	// Nothing was committed twice: resubmissions after the failover are
+	// at most duplicates that changed nothing.
+	info, err := n.WaitConverged(ctx, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := n.Gateway(1, 1, "client")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks, err := gw.GetNetwork(ch).BlockEvents(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	valid, dups := map[string]int{}, 0
+	for b := range blocks {
+		for _, r := range b.GetResults() {
+			switch r.GetCode() {
+			case pb.ValidationCode_VALID:
+				valid[r.GetTxId()]++
+			case pb.ValidationCode_DUPLICATE_TXID:
+				dups++
+			}
+		}
+		if b.GetHeader().GetNumber()+1 == info.GetHeight() {
+			break
+		}
+	}
+	for id, c := range valid {
+		if c != 1 {
+			t.Fatalf("transaction %s committed as valid %d times", id, c)
+		}
+	}
+	t.Logf("%d distinct valid transactions in %d blocks; %d resubmitted duplicates rejected", len(valid), info.GetHeight(), dups)
 }
 
 // TestLedgerVerifyNamesTamperedBlock changes one byte of a stored block and
