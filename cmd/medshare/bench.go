@@ -11,17 +11,20 @@ import (
 	"strings"
 	"time"
 
+	"github.com/medshare/medshare/abe/abebench"
 	"github.com/medshare/medshare/network/client"
 	"github.com/medshare/medshare/network/nettest"
 	"github.com/medshare/medshare/network/pb"
 )
 
 func runBench(args []string, stdout io.Writer) error {
-	verb, args, err := subcommand(args, "ledger", "chaincode")
+	verb, args, err := subcommand(args, "ledger", "chaincode", "abe")
 	if err != nil {
 		return err
 	}
 	switch verb {
+	case "abe":
+		return abebench.Main(args, stdout)
 	case "chaincode":
 		return benchChaincode(args, stdout)
 	default:

@@ -7,7 +7,7 @@
 //	medshare tx submit|query ...               call chaincode
 //	medshare status ...                        a node's health
 //	medshare ledger verify --dir ...           re-verify a stopped node's ledger
-//	medshare bench ledger|abe                  benchmarks
+//	medshare bench ledger|chaincode|abe        benchmarks
 //
 // Run "medshare COMMAND -h" for a command's flags.
 package main
@@ -39,7 +39,7 @@ func commands() []command {
 		{"tx", "submit or query a chaincode function", runTx},
 		{"status", "show a node's channels, heights, leaders and alerts", runStatus},
 		{"ledger", "verify a node's ledger store (ledger verify)", runLedger},
-		{"bench", "run benchmarks (bench ledger | bench abe)", runBench},
+		{"bench", "run benchmarks (bench ledger | bench chaincode | bench abe)", runBench},
 	}
 }
 
