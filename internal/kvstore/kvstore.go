@@ -10,6 +10,28 @@ import (
 	"os"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/sstable"
+)
+
+// Tuning shared by every store. Chaincode reads many keys that do not exist
+// yet (a proof's nonce, a first rate count), so every level carries a bloom
+// filter that answers "absent" without reading the table's index. Pebble
+// charges its memtables to the block cache (each memtable reserves its size
+// there until flushed), so the cache must be several memtables larger than
+// they are or it caches nothing: with pebble's defaults (8 MiB cache, 4 MiB
+// memtables) almost every read decoded index blocks from disk. The cache is
+// allocated as it fills, so idle channels cost little. Tables are not
+// compressed: much of what a ledger stores is signatures, keys and
+// ciphertext, which do not compress, and snappy's encoding during
+// compactions and decoding on reads cost about 5% of a busy node's CPU
+// (docs/ledger.md, "Performance").
+const (
+	// CacheSize is each store's block cache, in bytes, memtables included.
+	CacheSize = 128 << 20
+	// MemTableSize is each store's memtable, in bytes.
+	MemTableSize    = 16 << 20
+	bloomBitsPerKey = 10
 )
 
 // Open opens (creating if needed) the pebble database in dir. With readOnly,
@@ -22,6 +44,12 @@ func Open(dir string, log *slog.Logger, readOnly bool) (*pebble.DB, error) {
 		Logger:           slogLogger{log},
 		ReadOnly:         readOnly,
 		ErrorIfNotExists: readOnly,
+		CacheSize:        CacheSize,
+		MemTableSize:     MemTableSize,
+	}
+	for i := range opts.Levels {
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(bloomBitsPerKey)
+		opts.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
 	}
 	db, err := pebble.Open(dir, opts)
 	if err != nil {

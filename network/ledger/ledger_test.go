@@ -401,3 +401,32 @@ func (d tamperDB) editBlock(t *testing.T, n uint64, edit func(*pb.Block)) {
 func be64(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
 
 func itoa(i int) string { return string(rune('0' + i)) }
+
+// TestGetSeesEveryCommit reads keys through the store's state cache between
+// commits that set, overwrite and delete them, and after a reopen.
+func TestGetSeesEveryCommit(t *testing.T) {
+	c := newChain(t)
+	now := time.Now()
+	cl := c.f.Orgs[0].Client
+	want := func(key, v string, present bool) {
+		t.Helper()
+		got, err := c.store.Get("kv", key)
+		if err != nil || (got != nil) != present || string(got) != v {
+			t.Fatalf("Get(%s) = %q, %v; want %q (present %v)", key, got, err, v, present)
+		}
+	}
+	want("a", "", false) // cached as absent
+	put := func(k, v string) []byte { tx, _ := c.f.Tx(t, cl, now, "kv", "Put", k, v); return tx }
+	c.commit(now, put("a", "1"), put("b", "1"))
+	want("a", "1", true)
+	want("b", "1", true)
+	c.commit(now, put("a", "2"))
+	want("a", "2", true)
+	del, _ := c.f.Tx(t, cl, now, "kv", "Del", "b")
+	c.commit(now, del)
+	want("b", "", false)
+	// A failed transaction's writes never reach the cache.
+	bad, _ := c.f.Tx(t, cl, now, "kv", "Put", "a")
+	c.commit(now, bad)
+	want("a", "2", true)
+}

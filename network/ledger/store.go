@@ -58,8 +58,9 @@ var (
 // Store is one channel's ledger on one node. Reads are safe concurrently with
 // each other and with Commit; Commit calls must not overlap.
 type Store struct {
-	db  *pebble.DB
-	log *slog.Logger
+	db    *pebble.DB
+	log   *slog.Logger
+	cache *stateCache
 
 	mu        sync.RWMutex
 	height    uint64
@@ -85,7 +86,7 @@ func open(dir string, log *slog.Logger, readOnly bool) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
-	s := &Store{db: db, log: log}
+	s := &Store{db: db, log: log, cache: newStateCache()}
 	if err := s.loadMeta(); err != nil {
 		db.Close()
 		return nil, err
@@ -258,7 +259,19 @@ func (s *Store) HasTx(txID string) (bool, error) {
 }
 
 // Get implements state.Reader on the committed world state.
-func (s *Store) Get(ns, key string) ([]byte, error) { return s.get(stateKey(ns, key)) }
+func (s *Store) Get(ns, key string) ([]byte, error) {
+	k := stateKey(ns, key)
+	v, ok, gen := s.cache.get(k)
+	if ok {
+		return v, nil
+	}
+	v, err := s.get(k)
+	if err != nil {
+		return nil, err
+	}
+	s.cache.fill(k, v, gen)
+	return v, nil
+}
 
 // Range implements state.Reader on the committed world state.
 func (s *Store) Range(ns, start, end string) (state.Iterator, error) {
@@ -470,6 +483,7 @@ func (s *Store) Commit(b *pb.Block, writes []state.Write, after lthash.Hash, raf
 	if err := batch.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("ledger: commit block %d: %w", h.GetNumber(), err)
 	}
+	s.cache.committed(writes)
 	s.mu.Lock()
 	s.height = h.GetNumber() + 1
 	s.lastHash = hash
@@ -544,7 +558,10 @@ const maxSnapshotField = 64 << 20
 // RestoreSnapshot replaces the store's whole content with a snapshot written
 // by WriteSnapshot.
 func (s *Store) RestoreSnapshot(r io.Reader) error {
-	// Delete everything, then load the snapshot, in batches.
+	// Delete everything, then load the snapshot, in batches. The state
+	// cache forgets everything now and again once the new state is whole.
+	s.cache.reset()
+	defer s.cache.reset()
 	if err := s.db.DeleteRange([]byte{0}, []byte{0xff}, pebble.Sync); err != nil {
 		return fmt.Errorf("ledger: restore: clear: %w", err)
 	}
