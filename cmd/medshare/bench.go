@@ -41,6 +41,7 @@ type benchFlags struct {
 	batch    int
 	timeout  time.Duration
 	keep     bool
+	pprof    bool
 }
 
 func (b *benchFlags) register(fs *flag.FlagSet) {
@@ -51,6 +52,7 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&b.batch, "batch-size", 500, "block size limit (transactions)")
 	fs.DurationVar(&b.timeout, "batch-timeout", 20*time.Millisecond, "block timeout")
 	fs.BoolVar(&b.keep, "keep", false, "keep the network's directory")
+	fs.BoolVar(&b.pprof, "pprof", false, "serve each node's pprof profiles on a loopback port (printed on stderr)")
 }
 
 func (b *benchFlags) levels() ([]int, error) {
@@ -78,10 +80,16 @@ func (b *benchFlags) startNetwork(ctx context.Context, opts nettest.Options) (*n
 	}
 	opts.Bin, opts.Dir, opts.LogLevel = self, dir, "warn"
 	opts.Batch = &pb.BatchConfig{MaxMessageCount: uint32(b.batch), TimeoutMillis: b.timeout.Milliseconds()}
+	opts.Debug = b.pprof
 	n, err := nettest.Start(ctx, opts)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, nil, err
+	}
+	if b.pprof {
+		for _, nd := range n.Nodes {
+			fmt.Fprintf(os.Stderr, "%s profiles: http://%s/debug/pprof/\n", nd.ID, nd.Debug)
+		}
 	}
 	cleanup := func() {
 		n.Stop()

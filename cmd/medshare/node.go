@@ -1,15 +1,24 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
+	"time"
 
 	"github.com/medshare/medshare/network/node"
 )
+
+// nodeGCPercent is the node's garbage-collection target when GOGC is unset.
+const nodeGCPercent = 400
 
 func runNode(args []string, _ io.Writer) error {
 	fs := flag.NewFlagSet("node", flag.ContinueOnError)
@@ -25,6 +34,13 @@ func runNode(args []string, _ io.Writer) error {
 		return fmt.Errorf("node configuration:\n%w", err)
 	}
 	log := newLogger(cfg.LogLevel, cfg.LogFormat)
+	if _, set := os.LookupEnv("GOGC"); !set {
+		// A node's live heap is small next to the garbage each block
+		// leaves (decoded transactions, chaincode values), so collecting at
+		// 4× the live heap instead of 2× saves CPU for little memory. GOGC
+		// overrides it.
+		debug.SetGCPercent(nodeGCPercent)
+	}
 	reg, err := registry()
 	if err != nil {
 		return err
@@ -32,6 +48,10 @@ func runNode(args []string, _ io.Writer) error {
 	n, err := node.New(cfg, reg, log)
 	if err != nil {
 		return err
+	}
+	if cfg.DebugAddress != "" {
+		stop := serveDebug(cfg.DebugAddress, log)
+		defer stop()
 	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
@@ -41,4 +61,23 @@ func runNode(args []string, _ io.Writer) error {
 		n.Stop()
 	}()
 	return n.Serve()
+}
+
+// serveDebug serves net/http/pprof on addr (validated as loopback) until
+// the returned function is called.
+func serveDebug(addr string, log *slog.Logger) func() {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		log.Info("serving profiles", "address", "http://"+addr+"/debug/pprof/")
+		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("debug server stopped", "err", err)
+		}
+	}()
+	return func() { srv.Close() }
 }

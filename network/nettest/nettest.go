@@ -60,6 +60,8 @@ type Options struct {
 	CompareInterval time.Duration
 	// LogLevel of the nodes (default info).
 	LogLevel string
+	// Debug gives every node a loopback pprof endpoint (Node.Debug).
+	Debug bool
 }
 
 // Org describes the fixed three organisations.
@@ -88,6 +90,8 @@ type Node struct {
 	Org     cryptogen.Organization
 	API     string
 	Cluster string
+	// Debug is the node's pprof address when Options.Debug is set.
+	Debug   string
 	Dir     string
 	LogPath string
 
@@ -165,6 +169,11 @@ func Start(ctx context.Context, opts Options) (*Network, error) {
 		}
 		dir := filepath.Join(opts.Dir, fmt.Sprintf("node%d", i))
 		nd := &Node{Index: i, ID: cryptogen.NodeID(o, o.Nodes[0].Name), Org: o, API: api, Cluster: cluster, Dir: dir, LogPath: filepath.Join(dir, "node.log")}
+		if opts.Debug {
+			if nd.Debug, err = freePort(); err != nil {
+				return nil, err
+			}
+		}
 		if err := n.writeNodeConfig(nd); err != nil {
 			return nil, err
 		}
@@ -206,6 +215,7 @@ func (n *Network) writeNodeConfig(nd *Node) error {
 	c.DataDir = filepath.Join(nd.Dir, "data")
 	c.CompareInterval = n.Opts.CompareInterval
 	c.LogLevel = n.Opts.LogLevel
+	c.DebugAddress = nd.Debug
 	r := n.Opts.Raft
 	for dst, src := range map[*time.Duration]time.Duration{
 		&c.Raft.HeartbeatTimeout: r.HeartbeatTimeout, &c.Raft.ElectionTimeout: r.ElectionTimeout,

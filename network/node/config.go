@@ -31,6 +31,10 @@ type Config struct {
 	// CompareInterval is how often the node compares block and state hashes
 	// with its peers; 0 disables the comparison.
 	CompareInterval time.Duration `yaml:"compareInterval"`
+	// DebugAddress, when set, is a loopback host:port serving Go's
+	// net/http/pprof profiles (CPU, heap, goroutines) for diagnosing a slow
+	// node. It must be a loopback address: profiles reveal memory contents.
+	DebugAddress string `yaml:"debugAddress,omitempty"`
 	// LogLevel is debug, info, warn or error; LogFormat is text or json.
 	LogLevel  string `yaml:"logLevel"`
 	LogFormat string `yaml:"logFormat"`
@@ -90,7 +94,8 @@ func Load(path string) (Config, error) {
 
 // ApplyEnv overrides fields from MEDSHARE_* variables: MEDSHARE_IDENTITY,
 // MEDSHARE_API_ADDRESS, MEDSHARE_CLUSTER_ADDRESS, MEDSHARE_DATA_DIR,
-// MEDSHARE_LOG_LEVEL, MEDSHARE_LOG_FORMAT, MEDSHARE_COMPARE_INTERVAL.
+// MEDSHARE_LOG_LEVEL, MEDSHARE_LOG_FORMAT, MEDSHARE_DEBUG_ADDRESS,
+// MEDSHARE_COMPARE_INTERVAL.
 func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 	str := map[string]*string{
 		"MEDSHARE_IDENTITY":        &c.Identity,
@@ -99,6 +104,7 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 		"MEDSHARE_DATA_DIR":        &c.DataDir,
 		"MEDSHARE_LOG_LEVEL":       &c.LogLevel,
 		"MEDSHARE_LOG_FORMAT":      &c.LogFormat,
+		"MEDSHARE_DEBUG_ADDRESS":   &c.DebugAddress,
 	}
 	for k, p := range str {
 		if v, ok := lookup(k); ok {
@@ -141,6 +147,9 @@ func (c Config) Validate() error {
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("dataDir is required"))
 	}
+	if c.DebugAddress != "" && !isLoopback(c.DebugAddress) {
+		errs = append(errs, fmt.Errorf("debugAddress: %q must be a loopback host:port (127.0.0.1, ::1 or localhost)", c.DebugAddress))
+	}
 	if c.CompareInterval < 0 {
 		errs = append(errs, errors.New("compareInterval must not be negative"))
 	}
@@ -158,4 +167,17 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("raft: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// isLoopback reports whether addr is host:port with a loopback host.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
