@@ -6,7 +6,7 @@ GO       ?= go
 BIN      := bin/medshare
 FUZZTIME ?= 30s
 
-.PHONY: all build run down test unit compose-test fuzz bench bench-ledger bench-abe proto image clean help
+.PHONY: all build run down test unit compose-test fuzz bench bench-ledger bench-chaincode bench-abe proto image clean help
 
 all: build
 
@@ -46,10 +46,13 @@ fuzz: ## run every fuzz target for FUZZTIME (default 30s)
 	    echo "== $$pkg $$f"; $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg; \
 	  done; done
 
-bench: bench-ledger bench-abe ## every benchmark (minutes)
+bench: bench-ledger bench-chaincode bench-abe ## every benchmark (minutes)
 
 bench-ledger: build ## ledger throughput and latency at concurrency 50 and 250 (docs/ledger.md)
 	$(BIN) bench ledger
+
+bench-chaincode: build ## Tx_sto and Tx_acc throughput and latency at concurrency 50 and 250 (docs/chaincode.md)
+	$(BIN) bench chaincode
 
 bench-abe: build ## ABE timings and sizes, table and plot (docs/abe.md)
 	$(BIN) bench abe -out docs/abe-bench.png

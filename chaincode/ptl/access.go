@@ -51,8 +51,7 @@ const (
 
 // Domains of the digests P-TL verifies.
 const (
-	ProofDomain  = "medshare/ptl/proof/v1"
-	AccessDomain = "medshare/ptl/tx-acc/v1"
+	ProofDomain = "medshare/ptl/proof/v1"
 )
 
 // Limits on proofs.
@@ -112,16 +111,6 @@ func (p *Proof) Digest(channel string) ([32]byte, error) {
 // in lowercase hex.
 func AccessID(proofDigest [32]byte) string { return hex.EncodeToString(proofDigest[:]) }
 
-// AccessDigest returns MD = H(A, BPK_DU, u, T_stemp), the digest the data
-// owner signs for Tx_acc: SHA-256 of
-//
-//	lp("medshare/ptl/tx-acc/v1") ‖ lp(A) ‖ lp(BPK_DU) ‖ lp(u) ‖ i64(T_stemp in Unix ns)
-//
-// where A is AccessID (as its 64 hex characters).
-func AccessDigest(accessID string, userKey []byte, address string, stamp time.Time) [32]byte {
-	return enc.New(AccessDomain).String(accessID).Bytes(userKey).String(address).Time(stamp).Sum256()
-}
-
 // Decision is the result of Access.
 type Decision struct {
 	// Granted tells whether access was granted.
@@ -155,7 +144,6 @@ type attempt struct {
 	digest   [32]byte
 	accessID string
 	stamp    time.Time
-	ownerSig []byte
 	owner    string // owner key-hash
 	now      time.Time
 	txID     string
@@ -163,12 +151,15 @@ type attempt struct {
 
 // Access is the P-TL gate: it checks a data user's proof (JSON Proof) for a
 // record the caller owns, with the owner's stamp T_stemp (RFC 3339, within
-// maxClockSkew of the transaction time) and signature sign_DO (base64) over
-// AccessDigest. It logs the attempt and returns a Decision: on a grant it
-// records Tx_acc and returns u and m; on a refusal it records the violation
-// and may block the user. Only bad arguments fail the transaction.
-func (c *PTL) Access(ctx chaincode.TransactionContext, proof, stamp, ownerSignature string) (*Decision, error) {
-	a, err := c.parseAttempt(ctx, proof, stamp, ownerSignature)
+// maxClockSkew of the transaction time). The owner's signature sign_DO is
+// the transaction's own: the creator — who must own the record — signs the
+// proposal holding the proof (hence A, BPK_DU and u) and T_stemp, and every
+// node verifies it before the chaincode runs. It logs the attempt and
+// returns a Decision: on a grant it records Tx_acc and returns u and m; on a
+// refusal it records the violation and may block the user. Only bad
+// arguments fail the transaction.
+func (c *PTL) Access(ctx chaincode.TransactionContext, proof, stamp string) (*Decision, error) {
+	a, err := c.parseAttempt(ctx, proof, stamp)
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +192,7 @@ func (c *PTL) Access(ctx chaincode.TransactionContext, proof, stamp, ownerSignat
 // parseAttempt checks everything that does not depend on the data user:
 // arguments, the record, the caller's ownership, the owner's signature and
 // the policy. A failure here fails the transaction.
-func (c *PTL) parseAttempt(ctx chaincode.TransactionContext, proofJSON, stamp, ownerSignature string) (*attempt, error) {
+func (c *PTL) parseAttempt(ctx chaincode.TransactionContext, proofJSON, stamp string) (*attempt, error) {
 	cfg, who, err := c.cfg.Client(ctx, "submit access transactions")
 	if err != nil {
 		return nil, err
@@ -245,10 +236,7 @@ func (c *PTL) parseAttempt(ctx chaincode.TransactionContext, proofJSON, stamp, o
 	if skew := a.stamp.Sub(a.now).Abs(); skew > cfg.maxClockSkew {
 		return nil, ccerr.Invalid("stamp", "must be within %s of the transaction time %s, got %s", cfg.maxClockSkew, a.now.Format(time.RFC3339Nano), a.stamp.Format(time.RFC3339Nano))
 	}
-	if a.ownerSig, err = arg.Signature("ownerSignature", ownerSignature); err != nil {
-		return nil, err
-	}
-	if a.rec, err = ownedRecord(ctx, who, p.RecordID, "submit access transactions for it"); err != nil {
+	if a.rec, err = c.ownedRecord(ctx, who, p.RecordID, "submit access transactions for it"); err != nil {
 		return nil, err
 	}
 	if p.Address != a.rec.Address {
@@ -256,10 +244,6 @@ func (c *PTL) parseAttempt(ctx chaincode.TransactionContext, proofJSON, stamp, o
 	}
 	a.digest = ProofDigest(stub.GetChannelID(), p.RecordID, a.t, p.Key, p.Address, p.Nonce, p.Disclosure)
 	a.accessID = AccessID(a.digest)
-	md := AccessDigest(a.accessID, p.Key, p.Address, a.stamp)
-	if err := c.sigs.Verify(who.Key, md, a.ownerSig); err != nil {
-		return nil, ccerr.Invalid("ownerSignature", "does not verify against the creator's certificate key over the Tx_acc digest")
-	}
 	if _, a.pol, err = c.loadPolicy(stub, p.RecordID); err != nil {
 		return nil, err
 	}

@@ -28,7 +28,7 @@ func BenchmarkAccess(b *testing.B) {
 			b.StopTimer()
 			args = args[:0]
 			for range batch {
-				args = append(args, s.AccessArgs(s.H1, s.NewProof(user, rec, doctor, nil)))
+				args = append(args, s.AccessArgs(s.NewProof(user, rec, doctor, nil)))
 			}
 			b.StartTimer()
 		}

@@ -15,10 +15,10 @@ func FuzzPTL(f *testing.F) {
 	rec := s.Store(s.H1, "rec-1")
 	s.SetPolicy(s.H1, "rec-1", s.Policy(doctor...))
 	user := s.NewUser(doctor...)
-	calls := cctest.Calls("Access/3 SetPolicy/2 GetPolicy/1 Regrant/2 Recall/3 RevokeForViolation/2 Status/2 ListAccessLog/3 ListAccesses/3 ListViolations/3 ListBlocks/3 Init/1 GetConfig/0")
+	calls := cctest.Calls("Access/2 SetPolicy/2 GetPolicy/1 Regrant/2 Recall/3 RevokeForViolation/2 Status/2 ListAccessLog/3 ListAccesses/3 ListViolations/3 ListBlocks/3 Init/1 GetConfig/0")
 	who := []*identity.Signer{s.H1, s.H2, s.Auditor, s.Admin}
-	acc := s.AccessArgs(s.H1, s.NewProof(user, rec, doctor, nil))
-	f.Add(uint8(0), uint8(0), acc[0], acc[1], acc[2])
+	acc := s.AccessArgs(s.NewProof(user, rec, doctor, nil))
+	f.Add(uint8(0), uint8(0), acc[0], acc[1], "")
 	pol := s.Policy(doctor...)
 	pol.TimeZone, pol.Windows = "Europe/Paris", []ptl.Window{{Days: []string{"mon", "fri"}, Start: "22:00", End: "06:00"}}
 	f.Add(uint8(1), uint8(0), "rec-1", cctest.JSON(f, pol), "")

@@ -88,18 +88,18 @@ type LogEntry struct {
 }
 
 // Access is a granted access, the paper's Tx_acc = (A, BPK_DU, u, T_stemp,
-// sign_DO).
+// sign_DO). sign_DO is the signature of transaction TxID, made by the owner
+// over a proposal holding the proof and T_stemp (docs/chaincode.md).
 type Access struct {
-	AccessID       string    `json:"accessID"` // A
-	RecordID       string    `json:"recordID"`
-	Version        uint64    `json:"version"`
-	User           string    `json:"user"`
-	UserKey        []byte    `json:"userKey"` // BPK_DU
-	Address        string    `json:"address"` // u
-	Stamp          time.Time `json:"stamp"`   // T_stemp
-	OwnerSignature []byte    `json:"ownerSignature"`
-	Owner          string    `json:"owner"`
-	TxID           string    `json:"txID"`
+	AccessID string    `json:"accessID"` // A
+	RecordID string    `json:"recordID"`
+	Version  uint64    `json:"version"`
+	User     string    `json:"user"`
+	UserKey  []byte    `json:"userKey"` // BPK_DU
+	Address  string    `json:"address"` // u
+	Stamp    time.Time `json:"stamp"`   // T_stemp
+	Owner    string    `json:"owner"`
+	TxID     string    `json:"txID"` // the transaction whose signature is sign_DO
 }
 
 // Violation is a refused attempt or a forbidden action, the paper's
@@ -232,7 +232,7 @@ func (c *PTL) logAttempt(stub chaincode.Stub, a *attempt, reason string) error {
 func (c *PTL) recordAccess(stub chaincode.Stub, a *attempt) error {
 	acc := &Access{
 		AccessID: a.accessID, RecordID: a.rec.RecordID, Version: a.rec.Version, User: a.user, UserKey: a.proof.Key,
-		Address: a.rec.Address, Stamp: a.stamp, OwnerSignature: a.ownerSig, Owner: a.rec.Owner, TxID: a.txID,
+		Address: a.rec.Address, Stamp: a.stamp, Owner: a.rec.Owner, TxID: a.txID,
 	}
 	if err := kv.Put(stub, objAccess, []string{a.rec.RecordID, statekey.Time(a.now), a.accessID}, acc); err != nil {
 		return err
@@ -334,14 +334,14 @@ func setBlock(stub chaincode.Stub, b *Block, event string) error {
 
 // scopeOf resolves a Regrant or Recall target: "*" for all of the caller's
 // records, or a record the caller owns.
-func scopeOf(ctx chaincode.TransactionContext, who *caller.Caller, tgt, what string) (scope, recordID string, err error) {
+func (c *PTL) scopeOf(ctx chaincode.TransactionContext, who *caller.Caller, tgt, what string) (scope, recordID string, err error) {
 	if tgt == allRecords {
 		return ScopeOwner, "", nil
 	}
 	if err := arg.ID("target", tgt); err != nil {
 		return "", "", ccerr.Invalid("target", "must be a record id or \"*\" for all of your records")
 	}
-	if _, err := ownedRecord(ctx, who, tgt, what); err != nil {
+	if _, err := c.ownedRecord(ctx, who, tgt, what); err != nil {
 		return "", "", err
 	}
 	return ScopeRecord, tgt, nil
@@ -355,7 +355,7 @@ func (c *PTL) ownerCall(ctx chaincode.TransactionContext, user, tgt, what string
 	if userHash, _, err = statekey.UserRef("user", user); err != nil {
 		return
 	}
-	scope, recordID, err = scopeOf(ctx, who, tgt, what)
+	scope, recordID, err = c.scopeOf(ctx, who, tgt, what)
 	return
 }
 

@@ -188,11 +188,11 @@ func TestCachesDoNotChangeResults(t *testing.T) {
 	other := s.NewUserWith(cctest.NewKey(t), 1, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), doctor...)
 	grant := s.NewProof(user, rec, doctor, nil)
 	ops := [][]string{
-		s.AccessArgs(s.H1, grant),
-		s.AccessArgs(s.H1, grant),                                  // replay
-		s.AccessArgs(s.H1, s.NewProof(other, rec, doctor, nil)),    // bad credential
-		s.AccessArgs(s.H1, s.NewProof(user, rec, doctor[:1], nil)), // policy not met
-		s.AccessArgs(s.H1, s.NewProof(user, rec, doctor, nil)),     // granted, cached credential
+		s.AccessArgs(grant),
+		s.AccessArgs(grant), // replay
+		s.AccessArgs(s.NewProof(other, rec, doctor, nil)),    // bad credential
+		s.AccessArgs(s.NewProof(user, rec, doctor[:1], nil)), // policy not met
+		s.AccessArgs(s.NewProof(user, rec, doctor, nil)),     // granted, cached credential
 	}
 	for i, op := range ops {
 		ra, rb := both(s.H1, ptl.Name, "Access", op...)

@@ -229,7 +229,14 @@ func policyKey(stub chaincode.Stub, recordID string) (string, error) {
 	return stub.CreateCompositeKey(objPolicy, []string{recordID})
 }
 
-// loadPolicy returns a record's policy and its compiled form, or nil.
+// cachedPolicy is a stored policy, decoded and compiled.
+type cachedPolicy struct {
+	policy   Policy
+	compiled *compiled
+}
+
+// loadPolicy returns a record's policy and its compiled form, or nil. The
+// compiled form is shared; the policy is the caller's copy.
 func (c *PTL) loadPolicy(stub chaincode.Stub, recordID string) (*Policy, *compiled, error) {
 	key, err := policyKey(stub, recordID)
 	if err != nil {
@@ -239,29 +246,31 @@ func (c *PTL) loadPolicy(stub chaincode.Stub, recordID string) (*Policy, *compil
 	if err != nil || b == nil {
 		return nil, nil, err
 	}
+	sum := sha256.Sum256(b)
+	if cp, ok := c.policies.Get(sum); ok {
+		p := cp.policy
+		return &p, cp.compiled, nil
+	}
 	var p Policy
 	if err := json.Unmarshal(b, &p); err != nil {
 		return nil, nil, fmt.Errorf("policy of %s: stored value is unreadable: %w", recordID, err)
-	}
-	sum := sha256.Sum256(b)
-	if cp, ok := c.policies.Get(sum); ok {
-		return &p, cp, nil
 	}
 	cp, err := c.compile(&p.PolicyInput)
 	if err != nil {
 		return nil, nil, fmt.Errorf("policy of %s: stored policy is invalid: %w", recordID, err)
 	}
-	c.policies.Add(sum, cp)
+	c.policies.Add(sum, &cachedPolicy{policy: p, compiled: cp})
 	return &p, cp, nil
 }
 
 // ownedRecord reads a record from the storage chaincode and checks that the
-// caller owns it.
-func ownedRecord(ctx chaincode.TransactionContext, who *caller.Caller, recordID, what string) (*storage.Record, error) {
+// caller owns it. The record is shared (decoded once per exact result):
+// callers must not modify it.
+func (c *PTL) ownedRecord(ctx chaincode.TransactionContext, who *caller.Caller, recordID, what string) (*storage.Record, error) {
 	if err := arg.ID("recordID", recordID); err != nil {
 		return nil, err
 	}
-	rec, err := invoke.Call[storage.Record](ctx.GetStub(), storageName, "GetRecord", recordID)
+	rec, err := invoke.CallCached(ctx.GetStub(), c.records, storageName, "GetRecord", recordID)
 	if err != nil {
 		return nil, err
 	}
@@ -288,7 +297,7 @@ func (c *PTL) SetPolicy(ctx chaincode.TransactionContext, recordID, policyJSON s
 	if _, err := c.compile(&in); err != nil {
 		return nil, err
 	}
-	if _, err := ownedRecord(ctx, who, recordID, "set its policy"); err != nil {
+	if _, err := c.ownedRecord(ctx, who, recordID, "set its policy"); err != nil {
 		return nil, err
 	}
 	stub := ctx.GetStub()

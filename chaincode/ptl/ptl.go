@@ -20,8 +20,9 @@
 // A granted access records Tx_acc = (A, BPK_DU, u, T_stemp, sign_DO) and
 // returns u and m. A refused access is not an error: the transaction succeeds
 // with a "denied" decision, so that its log entry and violation are kept.
-// Only malformed arguments, unknown records and a bad owner signature fail
-// the transaction (nothing then can be attributed to a data user).
+// Only malformed arguments, unknown records and callers who do not own the
+// record fail the transaction (nothing then can be attributed to a data
+// user). sign_DO is the owner's signature of the Access transaction itself.
 //
 // Trust model: the ledger gate authenticates, logs and rate-limits access
 // through the consortium, and revokes; confidentiality comes from the
@@ -49,8 +50,10 @@ import (
 	"github.com/medshare/medshare/abe/tag"
 	"github.com/medshare/medshare/chaincode/ccerr"
 	"github.com/medshare/medshare/chaincode/internal/arg"
+	"github.com/medshare/medshare/chaincode/internal/jsoncache"
 	"github.com/medshare/medshare/chaincode/internal/setup"
 	"github.com/medshare/medshare/chaincode/internal/sigcheck"
+	"github.com/medshare/medshare/chaincode/storage"
 	"github.com/medshare/medshare/network/chaincode"
 )
 
@@ -178,9 +181,12 @@ type PTL struct {
 	// disclosures caches the tags of verified disclosures, keyed by
 	// SHA-256(AA key ‖ disclosure bytes).
 	disclosures *lru.Cache[[32]byte, []tag.Tag]
-	// policies caches compiled policies, keyed by SHA-256 of the stored
-	// policy JSON.
-	policies *lru.Cache[[32]byte, *compiled]
+	// policies caches stored policies, decoded and compiled, keyed by
+	// SHA-256 of the stored policy JSON.
+	policies *lru.Cache[[32]byte, *cachedPolicy]
+	// records caches the decoding of the storage chaincode's GetRecord
+	// results, by their exact bytes.
+	records *jsoncache.Cache[storage.Record]
 
 	zoneMu sync.Mutex
 	zones  map[string]*time.Location
@@ -193,7 +199,7 @@ func New() (*chaincode.Chaincode, error) {
 	if err != nil {
 		return nil, err
 	}
-	policies, err := lru.New[[32]byte, *compiled](1 << 12)
+	policies, err := lru.New[[32]byte, *cachedPolicy](1 << 12)
 	if err != nil {
 		return nil, err
 	}
@@ -203,6 +209,7 @@ func New() (*chaincode.Chaincode, error) {
 		sigs:        sigcheck.New(sigcheck.DefaultCacheSize),
 		disclosures: disclosures,
 		policies:    policies,
+		records:     jsoncache.New[storage.Record](1 << 12),
 		zones:       make(map[string]*time.Location),
 	})
 }

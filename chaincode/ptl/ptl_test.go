@@ -51,7 +51,7 @@ func find[T any](t *testing.T, items []T, match func(T) bool) T {
 func TestGrantRecordsTxAccAndReturnsKeys(t *testing.T) {
 	f := newFixture(t)
 	p := f.proof(nil)
-	res, err := f.L.Submit(f.H1, ptl.Name, "Access", f.AccessArgs(f.H1, p)...)
+	res, err := f.L.Submit(f.H1, ptl.Name, "Access", f.AccessArgs(p)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestGrantRecordsTxAccAndReturnsKeys(t *testing.T) {
 		t.Errorf("events = %v", res.Events)
 	}
 	acc := cctest.Decode[page.Page[ptl.Access]](t, f.Query(f.H1, ptl.Name, "ListAccesses", "rec-1", "10", ""))
-	if len(acc.Items) != 1 || acc.Items[0].AccessID != d.AccessID || !acc.Items[0].Stamp.Equal(f.L.Now()) || len(acc.Items[0].OwnerSignature) == 0 {
+	if len(acc.Items) != 1 || acc.Items[0].AccessID != d.AccessID || !acc.Items[0].Stamp.Equal(f.L.Now()) || acc.Items[0].TxID != res.TxID {
 		t.Errorf("Tx_acc = %+v", acc.Items)
 	}
 	log := cctest.Decode[page.Page[ptl.LogEntry]](t, f.Query(f.Auditor, ptl.Name, "ListAccessLog", "rec-1", "10", ""))
@@ -174,7 +174,7 @@ func TestViolationReasons(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
 			p := tt.setup(f)
-			res, err := f.L.Submit(f.H1, ptl.Name, "Access", f.AccessArgs(f.H1, p)...)
+			res, err := f.L.Submit(f.H1, ptl.Name, "Access", f.AccessArgs(p)...)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -161,9 +161,9 @@ func TestAccessRejectsBadArguments(t *testing.T) {
 	p := f.proof(nil)
 	args := func(edit func(p *ptl.Proof)) []string {
 		q := f.proof(edit)
-		return f.AccessArgs(f.H1, q)
+		return f.AccessArgs(q)
 	}
-	good := f.AccessArgs(f.H1, p)
+	good := f.AccessArgs(p)
 	with := func(i int, v string) []string {
 		a := slices.Clone(good)
 		a[i] = v
@@ -188,12 +188,11 @@ func TestAccessRejectsBadArguments(t *testing.T) {
 		{"no signature", "", with(0, strings.Replace(good[0], `"signature":"`+cctest.B64(p.Signature)+`"`, `"signature":""`, 1)), "proof.signature: must be 8..72 bytes, got 0"},
 		{"stamp", "", with(1, "now"), "stamp: must be an RFC 3339 time between 1970 and 2200, such as 2026-01-02T15:04:05Z"},
 		{"stamp skew", "", with(1, now.Add(time.Minute).Format(time.RFC3339)), "stamp: must be within 30s of the transaction time 2026-01-01T00:00:00Z, got 2026-01-01T00:01:00Z"},
-		{"owner signature encoding", "", with(2, "!"), "ownerSignature: must be standard base64 with padding"},
-		{"owner signature", "", with(2, cctest.B64(cctest.SignBy(t, f.H1, [32]byte{}))), "ownerSignature: does not verify against the creator's certificate key over the Tx_acc digest"},
-		{"another hospital", "h2", f.AccessArgs(f.H2, p), "caller: only the owner of record rec-1 may submit access transactions for it"},
-		{"admin", "admin", f.AccessArgs(f.Admin, p), "caller: only client identities may submit access transactions; the creator's role is admin"},
+		{"a third argument (sign_DO is the transaction signature)", "", append(slices.Clone(good), "c2lnbg=="), "Incorrect number of params. Expected 2, received 3"},
+		{"another hospital", "h2", f.AccessArgs(p), "caller: only the owner of record rec-1 may submit access transactions for it"},
+		{"admin", "admin", f.AccessArgs(p), "caller: only client identities may submit access transactions; the creator's role is admin"},
 		{"no record", "", args(func(p *ptl.Proof) { p.RecordID = "rec-9" }), "chaincode storage: recordID: record rec-9 does not exist on side-high"},
-		{"no policy", "", f.AccessArgs(f.H1, f.NewProof(f.user, cctest.Decode[storage.Record](t, f.Query(f.H1, storage.Name, "GetRecord", "rec-2")), doctor, nil)), "recordID: record rec-2 has no access policy on side-high; its owner must call SetPolicy"},
+		{"no policy", "", f.AccessArgs(f.NewProof(f.user, cctest.Decode[storage.Record](t, f.Query(f.H1, storage.Name, "GetRecord", "rec-2")), doctor, nil)), "recordID: record rec-2 has no access policy on side-high; its owner must call SetPolicy"},
 	}
 	before := len(f.L.Store().Keys(ptl.Name, ""))
 	for _, tt := range tests {
@@ -223,7 +222,7 @@ func TestNoFunctionRunsBeforeInit(t *testing.T) {
 	cctest.Deploy(t, l, ptl.Name, ptl.New)
 	u := chaincodetest.NewOrg(t, "H1MSP").Client(t, "u", nil)
 	for _, call := range [][]string{
-		{"Access", "{}", "", ""}, {"SetPolicy", "rec-1", "{}"}, {"GetPolicy", "rec-1"}, {"Regrant", "u", "*"},
+		{"Access", "{}", ""}, {"SetPolicy", "rec-1", "{}"}, {"GetPolicy", "rec-1"}, {"Regrant", "u", "*"},
 		{"Recall", "u", "*", ""}, {"RevokeForViolation", "r", "1"}, {"Status", "u", "rec-1"}, {"ListAccessLog", "rec-1", "1", ""},
 		{"ListAccesses", "rec-1", "1", ""}, {"ListViolations", "*", "1", ""}, {"ListBlocks", "", "1", ""}, {"GetConfig"},
 	} {

@@ -38,6 +38,7 @@ import (
 	"github.com/medshare/medshare/chaincode/internal/arg"
 	"github.com/medshare/medshare/chaincode/internal/caller"
 	"github.com/medshare/medshare/chaincode/internal/enc"
+	"github.com/medshare/medshare/chaincode/internal/jsoncache"
 	"github.com/medshare/medshare/chaincode/internal/page"
 	"github.com/medshare/medshare/chaincode/internal/setup"
 	"github.com/medshare/medshare/chaincode/internal/sigcheck"
@@ -161,6 +162,9 @@ type Storage struct {
 	chaincode.Contract
 	cfg  *setup.Config[Config]
 	sigs *sigcheck.Verifier
+	// records caches decoded records by their exact stored bytes: P-TL reads
+	// a record on every access.
+	records *jsoncache.Cache[Record]
 }
 
 // New returns the storage chaincode, ready to be deployed on a side channel
@@ -170,6 +174,7 @@ func New() (*chaincode.Chaincode, error) {
 		Contract: chaincode.Contract{Name: Name},
 		cfg:      &setup.Config[Config]{Name: Name, Check: checkConfig, Update: updateConfig},
 		sigs:     sigcheck.New(1024),
+		records:  jsoncache.New[Record](1 << 12),
 	})
 }
 
@@ -202,10 +207,11 @@ func (s *Storage) load(stub chaincode.Stub, recordID string) (*Record, error) {
 	if err != nil || b == nil {
 		return nil, err
 	}
-	var r Record
-	if err := json.Unmarshal(b, &r); err != nil {
+	shared, err := s.records.Decode(b)
+	if err != nil {
 		return nil, fmt.Errorf("record %s: stored value is unreadable: %w", recordID, err)
 	}
+	r := *shared
 	return &r, nil
 }
 
@@ -314,20 +320,33 @@ func (s *Storage) write(stub chaincode.Stub, rec *Record) error {
 
 // GetRecord returns the current version of a record. The wrapped keys m are
 // included only when the caller is the record's owner.
+//
+// P-TL calls it on every access, so it reads the record first: a stored
+// record implies an initialised chaincode (only Store writes records, and it
+// requires the configuration), and the configuration is read only to refuse
+// a call that finds no record — with the same errors, in the same order, as
+// reading it first.
 func (s *Storage) GetRecord(ctx chaincode.TransactionContext, recordID string) (*Record, error) {
-	_, who, err := s.cfg.Caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := arg.ID("recordID", recordID); err != nil {
-		return nil, err
-	}
-	rec, err := s.load(ctx.GetStub(), recordID)
-	if err != nil {
-		return nil, err
+	stub := ctx.GetStub()
+	var rec *Record
+	if arg.ID("recordID", recordID) == nil {
+		var err error
+		if rec, err = s.load(stub, recordID); err != nil {
+			return nil, err
+		}
 	}
 	if rec == nil {
-		return nil, ccerr.NotFound("recordID", "record %s does not exist on %s", recordID, ctx.GetStub().GetChannelID())
+		if _, err := s.cfg.Load(ctx); err != nil {
+			return nil, err
+		}
+		if err := arg.ID("recordID", recordID); err != nil {
+			return nil, err
+		}
+		return nil, ccerr.NotFound("recordID", "record %s does not exist on %s", recordID, stub.GetChannelID())
+	}
+	who, err := caller.Of(ctx)
+	if err != nil {
+		return nil, err
 	}
 	if who.ID != rec.Owner {
 		rec.Keys = nil

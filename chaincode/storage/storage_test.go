@@ -33,6 +33,11 @@ func TestStoreAndGetRecord(t *testing.T) {
 	if other.Keys != nil || other.Address != owner.Address || other.CheckCode != owner.CheckCode {
 		t.Errorf("another member sees %+v", other)
 	}
+	// Records are decoded once and shared: hiding the keys from another
+	// member must not hide them from the owner.
+	if again := cctest.Decode[storage.Record](t, s.Query(s.H1, storage.Name, "GetRecord", "rec-1")); string(again.Keys) != "wrapped-keys:rec-1" {
+		t.Errorf("owner sees keys %q after another member's read", again.Keys)
+	}
 	_, err = s.L.Evaluate(s.H1, storage.Name, "GetRecord", "rec-2")
 	cctest.WantErr(t, err, "recordID: record rec-2 does not exist on side-high", ccerr.ErrNotFound)
 }
@@ -209,8 +214,10 @@ func TestInit(t *testing.T) {
 
 	_, err := l.Submit(client, storage.Name, "Store", "rec-1", "1", cctest.CID("x"), "AA==", fmt.Sprintf("%064d", 0), "AAAAAAAAAAA=")
 	cctest.WantErr(t, err, "storage is not initialised on this channel: the channel admin must call Init first", ccerr.ErrNotInitialised)
-	_, err = l.Evaluate(client, storage.Name, "GetRecord", "rec-1")
-	cctest.WantErr(t, err, "storage is not initialised on this channel: the channel admin must call Init first", ccerr.ErrNotInitialised)
+	for _, id := range []string{"rec-1", "bad id"} {
+		_, err = l.Evaluate(client, storage.Name, "GetRecord", id)
+		cctest.WantErr(t, err, "storage is not initialised on this channel: the channel admin must call Init first", ccerr.ErrNotInitialised)
+	}
 
 	tests := []struct {
 		who  string

@@ -6,13 +6,10 @@
 package cctest
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,6 +24,7 @@ import (
 	"github.com/medshare/medshare/chaincode/provenance"
 	"github.com/medshare/medshare/chaincode/ptl"
 	"github.com/medshare/medshare/chaincode/storage"
+	"github.com/medshare/medshare/chaincode/txbuild"
 	"github.com/medshare/medshare/network/chaincode"
 	"github.com/medshare/medshare/network/chaincode/chaincodetest"
 	"github.com/medshare/medshare/network/identity"
@@ -67,40 +65,30 @@ func CID(name string) string {
 	return b.String()
 }
 
-// Key is an ECDSA P-256 key pair with its PKIX DER public key.
+// Key is an ECDSA P-256 key pair with its PKIX DER public key (DER) and
+// key-hash (Hash).
 type Key struct {
-	Priv *ecdsa.PrivateKey
-	DER  []byte
+	*txbuild.Key
 }
 
 // NewKey generates a key.
 func NewKey(t testing.TB) *Key {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	k, err := txbuild.NewKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &Key{Priv: k, DER: der}
+	return &Key{Key: k}
 }
 
 // Sign signs a digest (low-S).
 func (k *Key) Sign(t testing.TB, d [32]byte) []byte {
 	t.Helper()
-	sig, err := identity.SignDigest(rand.Reader, k.Priv, d[:])
+	sig, err := k.SignDigest(d[:])
 	if err != nil {
 		t.Fatal(err)
 	}
 	return sig
-}
-
-// Hash is the key's key-hash as the chaincodes list it.
-func (k *Key) Hash() string {
-	sum := sha256.Sum256(k.DER)
-	return hex.EncodeToString(sum[:16])
 }
 
 // SignBy signs a digest with an identity.
@@ -202,11 +190,15 @@ func (s *Side) Query(who *identity.Signer, cc, fn string, args ...string) []byte
 // recordID owned by owner, with address and keys derived from tag.
 func (s *Side) StoreArgs(owner *identity.Signer, recordID string, version uint64, tagName string) []string {
 	s.T.Helper()
-	addr := CID(recordID + tagName)
-	keys := []byte("wrapped-keys:" + recordID + tagName)
-	cc := sha256.Sum256([]byte("ciphertext:" + recordID + tagName))
-	d := storage.Digest(s.Channel, recordID, version, addr, keys, cc)
-	return []string{recordID, fmt.Sprint(version), addr, B64(keys), hex.EncodeToString(cc[:]), B64(SignBy(s.T, owner, d))}
+	call, err := txbuild.Store(owner, s.Channel, txbuild.StoreInput{
+		RecordID: recordID, Version: version, Address: CID(recordID + tagName),
+		Keys:      []byte("wrapped-keys:" + recordID + tagName),
+		CheckCode: sha256.Sum256([]byte("ciphertext:" + recordID + tagName)),
+	})
+	if err != nil {
+		s.T.Fatal(err)
+	}
+	return call.Args
 }
 
 // Store stores version 1 of a record for owner and returns it.
@@ -270,21 +262,20 @@ func (s *Side) NewUser(attrs ...string) *User {
 func (s *Side) NewUserWith(aa *Key, epoch uint64, nb, na time.Time, attrs ...string) *User {
 	s.T.Helper()
 	k := NewKey(s.T)
-	w, err := credential.Issue(rand.Reader, aa.Priv, k.DER, epoch, nb, na, s.Tags(attrs...))
+	w, err := credential.Issue(rand.Reader, aa.Private, k.DER, epoch, nb, na, s.Tags(attrs...))
 	if err != nil {
 		s.T.Fatal(err)
 	}
 	return &User{Key: k, Wallet: w}
 }
 
+// TxUser is the user as package txbuild takes it.
+func (u *User) TxUser() *txbuild.User { return &txbuild.User{Key: u.Key.Key, Wallet: u.Wallet} }
+
 // Disclose returns the encoded disclosure of attrs.
 func (s *Side) Disclose(u *User, attrs ...string) []byte {
 	s.T.Helper()
-	d, err := u.Wallet.Disclose(s.Tags(attrs...))
-	if err != nil {
-		s.T.Fatal(err)
-	}
-	b, err := d.MarshalBinary()
+	b, err := u.TxUser().Disclosure(s.Tags(attrs...))
 	if err != nil {
 		s.T.Fatal(err)
 	}
@@ -305,31 +296,27 @@ func (s *Side) NewProof(u *User, rec *storage.Record, attrs []string, edit func(
 	if edit != nil {
 		edit(&p)
 	}
-	d, err := p.Digest(s.Channel)
-	if err != nil {
+	if err := u.TxUser().SignProof(s.Channel, &p); err != nil {
 		s.T.Fatal(err)
 	}
-	p.Signature = u.Sign(s.T, d)
 	return p
 }
 
-// AccessArgs returns the Access arguments for proof p submitted by owner,
-// with the owner's stamp at the ledger's time.
-func (s *Side) AccessArgs(owner *identity.Signer, p ptl.Proof) []string {
+// AccessArgs returns the Access arguments for proof p, with the owner's
+// stamp at the ledger's time.
+func (s *Side) AccessArgs(p ptl.Proof) []string {
 	s.T.Helper()
-	d, err := p.Digest(s.Channel)
+	call, err := txbuild.Access(s.Channel, &p, s.L.Now())
 	if err != nil {
 		s.T.Fatal(err)
 	}
-	stamp := s.L.Now()
-	md := ptl.AccessDigest(ptl.AccessID(d), p.Key, p.Address, stamp)
-	return []string{JSON(s.T, p), stamp.Format(time.RFC3339Nano), B64(SignBy(s.T, owner, md))}
+	return call.Args
 }
 
 // Access submits an access and returns its decision.
 func (s *Side) Access(owner *identity.Signer, p ptl.Proof) *ptl.Decision {
 	s.T.Helper()
-	return Decode[ptl.Decision](s.T, s.Must(owner, ptl.Name, "Access", s.AccessArgs(owner, p)...))
+	return Decode[ptl.Decision](s.T, s.Must(owner, ptl.Name, "Access", s.AccessArgs(p)...))
 }
 
 // Main is the main channel with the index deployed and initialised.
