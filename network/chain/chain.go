@@ -365,6 +365,9 @@ func (c *Chain) Evaluate(env *pb.Envelope) ([]byte, error) {
 func (c *Chain) WaitCommit(ctx context.Context, txID string) (Committed, error) {
 	ch := c.notify.register(txID)
 	defer c.notify.unregister(txID, ch)
+	if r, ok := c.notify.lookup(txID); ok {
+		return r, nil
+	}
 	if loc, err := c.store.FindTx(txID); err == nil {
 		b, err := c.store.Block(loc.Block)
 		if err != nil {
