@@ -125,9 +125,13 @@ type Decision struct {
 	Detail string `json:"detail,omitempty"`
 	// Blocked lists the scopes ("record", "owner") this refusal blocked.
 	Blocked []string `json:"blocked,omitempty"`
-	// Address (u), Keys (m), CheckCode and Version are returned on a grant.
+	// Address (u), KeysHash (H(m), hex SHA-256 of the wrapped keys),
+	// CheckCode and Version are returned on a grant. The owner's gateway
+	// hands the data user m itself: it created m and holds it (the owner
+	// also reads it with storage.GetRecord), and the user checks it against
+	// KeysHash. m stays out of the ledger's permanent, replicated results.
 	Address   string `json:"address,omitempty"`
-	Keys      []byte `json:"keys,omitempty"`
+	KeysHash  string `json:"keysHash,omitempty"`
 	CheckCode string `json:"checkCode,omitempty"`
 	Version   uint64 `json:"version,omitempty"`
 }
@@ -155,7 +159,8 @@ type attempt struct {
 // the transaction's own: the creator — who must own the record — signs the
 // proposal holding the proof (hence A, BPK_DU and u) and T_stemp, and every
 // node verifies it before the chaincode runs. It logs the attempt and
-// returns a Decision: on a grant it records Tx_acc and returns u and m; on a
+// returns a Decision: on a grant it records Tx_acc and returns u and H(m)
+// (Decision.KeysHash; the owner's gateway hands over m); on a
 // refusal it records the violation and may block the user. Only bad
 // arguments fail the transaction.
 func (c *PTL) Access(ctx chaincode.TransactionContext, proof, stamp string) (*Decision, error) {
@@ -176,7 +181,7 @@ func (c *PTL) Access(ctx chaincode.TransactionContext, proof, stamp string) (*De
 		if err := c.recordAccess(stub, a); err != nil {
 			return nil, err
 		}
-		d.Address, d.Keys, d.CheckCode, d.Version = a.rec.Address, a.rec.Keys, a.rec.CheckCode, a.rec.Version
+		d.Address, d.KeysHash, d.CheckCode, d.Version = a.rec.Address, a.rec.KeysHash, a.rec.CheckCode, a.rec.Version
 		return d, nil
 	}
 	v := &Violation{

@@ -18,7 +18,8 @@
 //     the same transaction as a forbidden-action report.
 //
 // A granted access records Tx_acc = (A, BPK_DU, u, T_stemp, sign_DO) and
-// returns u and m. A refused access is not an error: the transaction succeeds
+// returns u and H(m); the owner's gateway, which holds m, hands it to the
+// data user. A refused access is not an error: the transaction succeeds
 // with a "denied" decision, so that its log entry and violation are kept.
 // Only malformed arguments, unknown records and callers who do not own the
 // record fail the transaction (nothing then can be attributed to a data

@@ -56,7 +56,7 @@ func TestGrantRecordsTxAccAndReturnsKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := cctest.Decode[ptl.Decision](t, res.Payload)
-	if !d.Granted || d.Reason != "" || d.Address != f.rec.Address || string(d.Keys) != "wrapped-keys:rec-1" || d.Version != 1 || d.User != f.user.Hash() {
+	if !d.Granted || d.Reason != "" || d.Address != f.rec.Address || d.KeysHash != f.rec.KeysHash || d.KeysHash == "" || d.Version != 1 || d.User != f.user.Hash() {
 		t.Fatalf("decision = %+v", d)
 	}
 	digest, _ := p.Digest(f.Channel)
@@ -184,7 +184,7 @@ func TestViolationReasons(t *testing.T) {
 				acc := cctest.Decode[page.Page[ptl.Access]](t, f.Query(f.H1, ptl.Name, "ListAccesses", "rec-1", "1", ""))
 				detail = fmt.Sprintf(detail, acc.Items[0].TxID)
 			}
-			if d.Granted || d.Reason != tt.reason || d.Detail != detail || d.Keys != nil || d.Address != "" {
+			if d.Granted || d.Reason != tt.reason || d.Detail != detail || d.KeysHash != "" || d.Address != "" {
 				t.Fatalf("decision = %+v\nwant reason %s, detail %q", d, tt.reason, detail)
 			}
 			vio := cctest.Decode[page.Page[ptl.Violation]](t, f.Query(f.H1, ptl.Name, "ListViolations", "rec-1", "100", ""))

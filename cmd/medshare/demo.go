@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -250,12 +251,36 @@ func (d *demo) access(who string, u *txbuild.User, level string, p *ptl.Proof) (
 	if err := json.Unmarshal(payload, &dec); err != nil {
 		return nil, err
 	}
-	outcome := "granted: u and m returned"
-	if !dec.Granted {
-		outcome = "refused: " + dec.Reason
+	outcome := "refused: " + dec.Reason
+	if dec.Granted {
+		m, err := d.keysFor(ch, &dec)
+		if err != nil {
+			return nil, err
+		}
+		outcome = fmt.Sprintf("granted: u and the %d bytes of m, checked against H(m)", len(m))
 	}
 	d.printf("   %-11s %-10s → %s (tx %s)\n", ch, who, outcome, txID)
 	return &dec, nil
+}
+
+// keysFor is what the owner's gateway does after a grant: it hands the data
+// user the wrapped keys m of the granted version, which it holds (here it
+// reads them back from storage, as only the owner may) and which must hash
+// to the decision's H(m).
+func (d *demo) keysFor(ch string, dec *ptl.Decision) ([]byte, error) {
+	b, err := d.gw.GetNetwork(ch).GetContract(storage.Name).EvaluateTransaction("GetRecord", dec.RecordID)
+	if err != nil {
+		return nil, fmt.Errorf("demo: the owner reads m: %w", err)
+	}
+	var rec storage.Record
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(rec.Keys)
+	if rec.Version != dec.Version || hex.EncodeToString(sum[:]) != dec.KeysHash {
+		return nil, fmt.Errorf("demo: the stored keys of %s (version %d) do not match the grant's H(m) (version %d)", dec.RecordID, rec.Version, dec.Version)
+	}
+	return rec.Keys, nil
 }
 
 // accesses is flow 2: granted and refused accesses, then the violations as
