@@ -34,14 +34,15 @@ func runBench(args []string, stdout io.Writer) error {
 
 // benchFlags are the flags every network benchmark shares.
 type benchFlags struct {
-	conc     string
-	txs      int
-	duration time.Duration
-	warmup   int
-	batch    int
-	timeout  time.Duration
-	keep     bool
-	pprof    bool
+	conc      string
+	txs       int
+	duration  time.Duration
+	warmup    int
+	batch     int
+	timeout   time.Duration
+	keep      bool
+	pprof     bool
+	nodeProcs int
 }
 
 func (b *benchFlags) register(fs *flag.FlagSet) {
@@ -52,6 +53,7 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&b.batch, "batch-size", 500, "block size limit (transactions)")
 	fs.DurationVar(&b.timeout, "batch-timeout", 20*time.Millisecond, "block timeout")
 	fs.BoolVar(&b.keep, "keep", false, "keep the network's directory")
+	fs.IntVar(&b.nodeProcs, "node-procs", max(1, runtime.NumCPU()/3), "GOMAXPROCS of each node process: the three nodes share this machine's cores (0: Go's default, every core)")
 	fs.BoolVar(&b.pprof, "pprof", false, "serve each node's pprof profiles on a loopback port (printed on stderr)")
 }
 
@@ -81,6 +83,10 @@ func (b *benchFlags) startNetwork(ctx context.Context, opts nettest.Options) (*n
 	opts.Bin, opts.Dir, opts.LogLevel = self, dir, "warn"
 	opts.Batch = &pb.BatchConfig{MaxMessageCount: uint32(b.batch), TimeoutMillis: b.timeout.Milliseconds()}
 	opts.Debug = b.pprof
+	setServiceGC()
+	if b.nodeProcs > 0 {
+		opts.Env = append(opts.Env, fmt.Sprintf("GOMAXPROCS=%d", b.nodeProcs))
+	}
 	n, err := nettest.Start(ctx, opts)
 	if err != nil {
 		os.RemoveAll(dir)
@@ -102,8 +108,12 @@ func (b *benchFlags) startNetwork(ctx context.Context, opts nettest.Options) (*n
 
 func benchHeader(w io.Writer, title string, b *benchFlags) {
 	fmt.Fprintf(w, "## %s\n\n", title)
-	fmt.Fprintf(w, "3 node processes on loopback (one per organisation, mutual TLS, Raft, pebble with synced commits), %d CPUs (%s/%s), %s; blocks of at most %d transactions or %s.\n\n",
-		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), b.batch, b.timeout)
+	procs := "every core"
+	if b.nodeProcs > 0 {
+		procs = fmt.Sprintf("GOMAXPROCS=%d", b.nodeProcs)
+	}
+	fmt.Fprintf(w, "3 node processes on loopback (one per organisation, mutual TLS, Raft, pebble with synced commits; %s each), %d CPUs (%s/%s), %s; blocks of at most %d transactions or %s.\n\n",
+		procs, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), b.batch, b.timeout)
 	fmt.Fprintln(w, "| concurrency | committed | failed | tx/s | p50 | p95 | p99 | max |")
 	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|")
 }

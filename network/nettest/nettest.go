@@ -62,6 +62,9 @@ type Options struct {
 	LogLevel string
 	// Debug gives every node a loopback pprof endpoint (Node.Debug).
 	Debug bool
+	// Env adds variables (KEY=value) to the nodes' environment, e.g.
+	// GOMAXPROCS when the nodes share a machine's cores.
+	Env []string
 }
 
 // Org describes the fixed three organisations.
@@ -251,6 +254,9 @@ func (n *Network) startNode(nd *Node) error {
 	}
 	cmd := exec.Command(n.Opts.Bin, "node", "--config", filepath.Join(nd.Dir, "node.yaml"))
 	cmd.Stdout, cmd.Stderr = logf, logf
+	if len(n.Opts.Env) > 0 {
+		cmd.Env = append(os.Environ(), n.Opts.Env...)
+	}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return fmt.Errorf("nettest: start %s: %w", nd.ID, err)
