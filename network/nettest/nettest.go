@@ -106,13 +106,19 @@ type Node struct {
 // DefaultChannels are the channels of the medshare network.
 var DefaultChannels = []string{"main", "side-high", "side-medium", "side-low"}
 
-func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+// freePorts returns n distinct free loopback addresses: it holds all n
+// listeners open at once, so the kernel cannot hand out one port twice.
+func freePorts(n int) ([]string, error) {
+	var addrs []string
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		addrs = append(addrs, l.Addr().String())
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	return addrs, nil
 }
 
 // BuildBinary builds the medshare binary into dir and returns its path.
@@ -161,21 +167,20 @@ func Start(ctx context.Context, opts Options) (*Network, error) {
 	if err := cryptogen.Generate(cfg, n.Crypto, rand.Reader, time.Now()); err != nil {
 		return nil, err
 	}
+	perNode := 2 // API and cluster
+	if opts.Debug {
+		perNode++
+	}
+	ports, err := freePorts(perNode * len(cfg.Organizations))
+	if err != nil {
+		return nil, err
+	}
 	for i, o := range cfg.Organizations {
-		api, err := freePort()
-		if err != nil {
-			return nil, err
-		}
-		cluster, err := freePort()
-		if err != nil {
-			return nil, err
-		}
+		p := ports[i*perNode:]
 		dir := filepath.Join(opts.Dir, fmt.Sprintf("node%d", i))
-		nd := &Node{Index: i, ID: cryptogen.NodeID(o, o.Nodes[0].Name), Org: o, API: api, Cluster: cluster, Dir: dir, LogPath: filepath.Join(dir, "node.log")}
+		nd := &Node{Index: i, ID: cryptogen.NodeID(o, o.Nodes[0].Name), Org: o, API: p[0], Cluster: p[1], Dir: dir, LogPath: filepath.Join(dir, "node.log")}
 		if opts.Debug {
-			if nd.Debug, err = freePort(); err != nil {
-				return nil, err
-			}
+			nd.Debug = p[2]
 		}
 		if err := n.writeNodeConfig(nd); err != nil {
 			return nil, err
