@@ -68,7 +68,12 @@ func runDemo(args []string, stdout io.Writer) error {
 		s, err := identity.Dir(c.id).LoadSigner()
 		return gw, s, err
 	}
-	d := &demo{ctx: ctx, out: stdout, id: fmt.Sprintf("demo-%d", time.Now().Unix()), recs: map[string]*storage.Record{}, pols: map[string]*ptl.Policy{}}
+	var suffix [3]byte
+	if _, err := rand.Read(suffix[:]); err != nil {
+		return err
+	}
+	id := fmt.Sprintf("demo-%d-%x", time.Now().Unix(), suffix) // unique across runs, even within a second
+	d := &demo{ctx: ctx, out: stdout, id: id, recs: map[string]*storage.Record{}, pols: map[string]*ptl.Policy{}}
 	var err error
 	if d.gw, d.owner, err = connect(*node0, "hospital1", "gateway"); err != nil {
 		return err
@@ -354,6 +359,13 @@ func (d *demo) medshare(doctor *txbuild.User) error {
 		d.printf("   parent block %s (tx %s): the usage contract allows read\n", reqID, txID)
 	}
 
+	// Reports go through hospital 2's node, which endorses them against its
+	// own state: wait until it has committed the request.
+	if _, err := retry(d.ctx, func() ([]byte, error) {
+		return d.auditor.GetNetwork(ch).GetContract(provenance.Name).EvaluateTransaction("GetRequest", reqID)
+	}); err != nil {
+		return err
+	}
 	d.printf("\n4. Reports → side-blocks → violation → revocation → re-grant / recall\n")
 	for i, actions := range [][]string{{provenance.ActionDecrypted, provenance.ActionRead}, {provenance.ActionCopy}} {
 		var list []txbuild.Action
