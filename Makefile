@@ -34,7 +34,7 @@ test: ## go vet, all tests, the docker-compose smoke test
 	scripts/compose-test.sh
 
 unit: ## the tests that start no processes (quick)
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v -e '/network$$' -e '/chaincode$$')
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v -e '/network$$' -e '/chaincode$$' -e '/cmd/medshare$$')
 
 compose-test: ## the docker-compose smoke test alone
 	scripts/compose-test.sh
