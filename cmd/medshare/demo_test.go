@@ -14,13 +14,13 @@ import (
 	"github.com/medshare/medshare/network/nettest"
 )
 
+var bin string
+
+func TestMain(m *testing.M) { nettest.Main(m, &bin) }
+
 // TestDemo runs `medshare demo` against a real three-node network deployed
 // as scripts/network.sh deploys it, and checks every step's outcome.
 func TestDemo(t *testing.T) {
-	bin, err := nettest.BuildBinary(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	n, err := nettest.Start(ctx, nettest.Options{

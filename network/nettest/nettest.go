@@ -121,6 +121,25 @@ func freePorts(n int) ([]string, error) {
 	return addrs, nil
 }
 
+// Main is a TestMain for packages whose tests start networks: it builds the
+// medshare binary once into a temporary directory, stores its path in *bin,
+// runs the tests and exits with their status.
+func Main(m interface{ Run() int }, bin *string) {
+	dir, err := os.MkdirTemp("", "medshare-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if *bin, err = BuildBinary(dir); err != nil {
+		os.RemoveAll(dir)
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
 // BuildBinary builds the medshare binary into dir and returns its path.
 func BuildBinary(dir string) (string, error) {
 	out, err := exec.Command("go", "env", "GOMOD").Output()
