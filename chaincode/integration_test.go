@@ -146,14 +146,8 @@ func (s *suite) deploy() {
 	for _, c := range must(txbuild.DefaultInits(aaDER, nodes, txbuild.DefaultMonitor))(t) {
 		ccs = append(ccs, nettest.Chaincode{Name: c.Chaincode, Channels: []string{c.Channel}, InitFn: c.Fn, InitArgs: [][]byte{[]byte(c.Args[0])}})
 	}
-	errs := make(chan error, len(ccs))
-	for _, cc := range ccs {
-		go func() { errs <- s.n.Deploy(s.ctx, cc.Channels[0], cc) }()
-	}
-	for range ccs {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
-		}
+	if err := s.n.DeployAll(s.ctx, ccs); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -3,6 +3,7 @@ package provenance_test
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,6 +44,15 @@ func seq(n uint64) string { return fmt.Sprintf("%020d", n) }
 
 // edit decodes a stored value into v, lets change modify it and stores it
 // back; it returns a function restoring the original.
+// otherLastDigit changes the last hex digit of h (setting it to "0" left a
+// hash ending in "0" unchanged, one run in sixteen).
+func otherLastDigit(h string) string {
+	if strings.HasSuffix(h, "0") {
+		return h[:len(h)-1] + "1"
+	}
+	return h[:len(h)-1] + "0"
+}
+
 func edit[T any](t *testing.T, f *fixture, k string, change func(*T)) func() {
 	t.Helper()
 	orig, err := f.L.Store().Get(provenance.Name, k)
@@ -175,7 +185,7 @@ func TestVerifyNamesTheBrokenLink(t *testing.T) {
 			return edit(t, f, key(t, "ps", "req-1"), func(s *provenance.State) { s.ActionCounter = 0 })
 		}, 1, 0, "actionCounter", "parent block 1 (request req-1)"},
 		{"thread head", func() func() {
-			return edit(t, f, key(t, "thread", r), func(th *provenance.Thread) { th.Hash = th.Hash[:63] + "0" })
+			return edit(t, f, key(t, "thread", r), func(th *provenance.Thread) { th.Hash = otherLastDigit(th.Hash) })
 		}, 3, 0, "thread", "parent block 3"},
 	}
 	ok := cctest.Decode[provenance.Verification](t, f.Query(f.Auditor, provenance.Name, "VerifyThread", r, "", "1000"))

@@ -204,13 +204,17 @@ func New() (*chaincode.Chaincode, error) {
 	if err != nil {
 		return nil, err
 	}
+	records, err := jsoncache.New[storage.Record](1 << 12)
+	if err != nil {
+		return nil, err
+	}
 	return chaincode.New(&PTL{
 		Contract:    chaincode.Contract{Name: Name},
 		cfg:         &setup.Config[Config]{Name: Name, Check: checkConfig, Update: updateConfig},
 		sigs:        sigcheck.New(sigcheck.DefaultCacheSize),
 		disclosures: disclosures,
 		policies:    policies,
-		records:     jsoncache.New[storage.Record](1 << 12),
+		records:     records,
 		zones:       make(map[string]*time.Location),
 	})
 }

@@ -170,11 +170,15 @@ type Storage struct {
 // New returns the storage chaincode, ready to be deployed on a side channel
 // under the name "storage".
 func New() (*chaincode.Chaincode, error) {
+	records, err := jsoncache.New[Record](1 << 12)
+	if err != nil {
+		return nil, err
+	}
 	return chaincode.New(&Storage{
 		Contract: chaincode.Contract{Name: Name},
 		cfg:      &setup.Config[Config]{Name: Name, Check: checkConfig, Update: updateConfig},
 		sigs:     sigcheck.New(1024),
-		records:  jsoncache.New[Record](1 << 12),
+		records:  records,
 	})
 }
 

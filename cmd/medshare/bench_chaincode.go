@@ -348,16 +348,12 @@ func deployMedshare(ctx context.Context, n *nettest.Network, aa *ecdsa.PrivateKe
 	if err != nil {
 		return err
 	}
-	errs := make(chan error, len(calls))
+	var ccs []nettest.Chaincode
 	for _, c := range calls {
-		go func() {
-			errs <- n.Deploy(ctx, c.Channel, nettest.Chaincode{Name: c.Chaincode, Channels: []string{c.Channel}, InitFn: c.Fn, InitArgs: [][]byte{[]byte(c.Args[0])}})
-		}()
+		ccs = append(ccs, nettest.Chaincode{Name: c.Chaincode, Channels: []string{c.Channel}, InitFn: c.Fn, InitArgs: [][]byte{[]byte(c.Args[0])}})
 	}
-	for range calls {
-		if err := <-errs; err != nil {
-			return fmt.Errorf("bench chaincode: deploy: %w", err)
-		}
+	if err := n.DeployAll(ctx, ccs); err != nil {
+		return fmt.Errorf("deploy: %w", err)
 	}
 	return nil
 }

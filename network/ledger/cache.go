@@ -2,9 +2,10 @@ package ledger
 
 import (
 	"bytes"
+	"fmt"
 	"sync"
 
-	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 
 	"github.com/medshare/medshare/network/state"
 )
@@ -27,23 +28,23 @@ const (
 // The cache must never hold a value older than the committed state. Commit
 // updates the entries of every key a block writes, and a read-through fill
 // only lands if no commit or restore happened since its pebble read began:
-// each such change bumps the generation, and fill compares it.
+// each such change bumps the generation, and fill compares it. One mutex
+// guards the generation and the LRU together.
 type stateCache struct {
 	mu  sync.Mutex
 	gen uint64
-	lru *lru.Cache[string, cachedValue]
+	lru *simplelru.LRU[string, cachedValue]
 }
 
 // cachedValue is a committed value; nil means the key is absent.
 type cachedValue struct{ v []byte }
 
-func newStateCache() *stateCache {
-	c, err := lru.New[string, cachedValue](stateCacheEntries)
+func newStateCache() (*stateCache, error) {
+	l, err := simplelru.NewLRU[string, cachedValue](stateCacheEntries, nil)
 	if err != nil {
-		// Unreachable: the size is a positive constant.
-		return &stateCache{}
+		return nil, fmt.Errorf("ledger: state cache: %w", err)
 	}
-	return &stateCache{lru: c}
+	return &stateCache{lru: l}, nil
 }
 
 // get returns a copy of the cached value of key, whether the key is cached,
@@ -51,9 +52,6 @@ func newStateCache() *stateCache {
 func (c *stateCache) get(key []byte) (v []byte, ok bool, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.lru == nil {
-		return nil, false, c.gen
-	}
 	cv, ok := c.lru.Get(string(key))
 	if !ok {
 		return nil, false, c.gen
@@ -68,7 +66,7 @@ func (c *stateCache) fill(key, v []byte, gen uint64) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.lru == nil || c.gen != gen {
+	if c.gen != gen {
 		return
 	}
 	c.lru.Add(string(key), cachedValue{v: bytes.Clone(v)})
@@ -79,9 +77,6 @@ func (c *stateCache) committed(writes []state.Write) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	if c.lru == nil {
-		return
-	}
 	for _, w := range writes {
 		k := string(stateKey(w.Namespace, w.Key))
 		switch {
@@ -100,7 +95,5 @@ func (c *stateCache) reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	if c.lru != nil {
-		c.lru.Purge()
-	}
+	c.lru.Purge()
 }

@@ -63,7 +63,10 @@ func TestStateCache(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newStateCache()
+			c, err := newStateCache()
+			if err != nil {
+				t.Fatal(err)
+			}
 			want, wantOK := tt.run(c)
 			got, ok, _ := c.get(key)
 			if ok != wantOK || !bytes.Equal(got, want) || (want == nil) != (got == nil) {
@@ -74,7 +77,10 @@ func TestStateCache(t *testing.T) {
 }
 
 func TestStateCacheReturnsCopies(t *testing.T) {
-	c := newStateCache()
+	c, err := newStateCache()
+	if err != nil {
+		t.Fatal(err)
+	}
 	key := stateKey("cc", "k")
 	v := []byte("value")
 	_, _, gen := c.get(key)

@@ -427,6 +427,8 @@ func TestGetSeesEveryCommit(t *testing.T) {
 	want("b", "", false)
 	// A failed transaction's writes never reach the cache.
 	bad, _ := c.f.Tx(t, cl, now, "kv", "Put", "a")
-	c.commit(now, bad)
+	if code := c.commit(now, bad).GetResults()[0].GetCode(); code != pb.ValidationCode_CHAINCODE_ERROR {
+		t.Fatalf("Put without a value committed as %s, want CHAINCODE_ERROR", code)
+	}
 	want("a", "2", true)
 }

@@ -86,7 +86,12 @@ func open(dir string, log *slog.Logger, readOnly bool) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
-	s := &Store{db: db, log: log, cache: newStateCache()}
+	cache, err := newStateCache()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s := &Store{db: db, log: log, cache: cache}
 	if err := s.loadMeta(); err != nil {
 		db.Close()
 		return nil, err

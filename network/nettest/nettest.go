@@ -224,13 +224,9 @@ func Start(ctx context.Context, opts Options) (*Network, error) {
 			return nil, err
 		}
 	}
-	for _, cc := range opts.Chaincodes {
-		for _, ch := range cc.Channels {
-			if err := n.Deploy(ctx, ch, cc); err != nil {
-				n.Stop()
-				return nil, err
-			}
-		}
+	if err := n.DeployAll(ctx, opts.Chaincodes); err != nil {
+		n.Stop()
+		return nil, err
 	}
 	return n, nil
 }
@@ -507,6 +503,23 @@ func (n *Network) CreateChannel(ctx context.Context, name string) error {
 		}
 	}
 	return nil
+}
+
+// DeployAll deploys every chaincode on each of its channels, all at once.
+func (n *Network) DeployAll(ctx context.Context, ccs []Chaincode) error {
+	var jobs int
+	errs := make(chan error)
+	for _, cc := range ccs {
+		for _, ch := range cc.Channels {
+			jobs++
+			go func() { errs <- n.Deploy(ctx, ch, cc) }()
+		}
+	}
+	var all []error
+	for range jobs {
+		all = append(all, <-errs)
+	}
+	return errors.Join(all...)
 }
 
 // Deploy enables a chaincode on a channel: every organisation's

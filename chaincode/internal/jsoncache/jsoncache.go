@@ -11,6 +11,7 @@ package jsoncache
 import (
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 )
@@ -21,13 +22,13 @@ type Cache[T any] struct {
 	lru *lru.Cache[[32]byte, *T]
 }
 
-// New returns a cache of size values (at least 1).
-func New[T any](size int) *Cache[T] {
-	c, err := lru.New[[32]byte, *T](max(size, 1))
+// New returns a cache of size values; size must be positive.
+func New[T any](size int) (*Cache[T], error) {
+	c, err := lru.New[[32]byte, *T](size)
 	if err != nil {
-		panic(err) // unreachable: the size is positive
+		return nil, fmt.Errorf("jsoncache: %w", err)
 	}
-	return &Cache[T]{lru: c}
+	return &Cache[T]{lru: c}, nil
 }
 
 // Decode returns the JSON decoding of b, shared and read-only.

@@ -12,7 +12,10 @@ type rec struct {
 }
 
 func TestDecodeIsAPureFunctionOfTheBytes(t *testing.T) {
-	c := jsoncache.New[rec](2)
+	c, err := jsoncache.New[rec](2)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		in      string
 		want    rec
@@ -42,5 +45,11 @@ func TestDecodeIsAPureFunctionOfTheBytes(t *testing.T) {
 	a2, _ := c.Decode([]byte(`{"id":"a","n":1}`))
 	if a1 != a2 {
 		t.Error("a repeated decoding must return the cached value")
+	}
+}
+
+func TestNewRefusesNoRoom(t *testing.T) {
+	if _, err := jsoncache.New[rec](0); err == nil {
+		t.Fatal("New(0) = nil error, want a refusal")
 	}
 }
