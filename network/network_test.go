@@ -555,6 +555,20 @@ func TestPeersDetectCorruptedNode(t *testing.T) {
 	if err := n.Terminate(2); err != nil {
 		t.Fatal(err)
 	}
+	// Node2 must come back as a follower: a leader with a corrupted state
+	// cuts blocks the healthy nodes cannot reproduce, and they halt (the
+	// network detects, it does not tolerate, a faulty leader). Let the
+	// others elect a leader first, so node2 rejoins under it.
+	for {
+		info, err := n.Info(ctx, 0, ch)
+		if err == nil && info.GetLeader() != "" && info.GetLeader() != n.Nodes[2].ID {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("no leader among nodes 0 and 1")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	db, err := kvstore.Open(n.LedgerDir(2, ch), nil, false)
 	if err != nil {
 		t.Fatal(err)
