@@ -274,6 +274,7 @@ func (n *Network) startNode(nd *Node) error {
 	}
 	cmd := exec.Command(n.Opts.Bin, "node", "--config", filepath.Join(nd.Dir, "node.yaml"))
 	cmd.Stdout, cmd.Stderr = logf, logf
+	bindToParent(cmd)
 	if len(n.Opts.Env) > 0 {
 		cmd.Env = append(os.Environ(), n.Opts.Env...)
 	}
