@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -34,15 +35,16 @@ func runBench(args []string, stdout io.Writer) error {
 
 // benchFlags are the flags every network benchmark shares.
 type benchFlags struct {
-	conc      string
-	txs       int
-	duration  time.Duration
-	warmup    int
-	batch     int
-	timeout   time.Duration
-	keep      bool
-	pprof     bool
-	nodeProcs int
+	conc       string
+	txs        int
+	duration   time.Duration
+	warmup     int
+	batch      int
+	timeout    time.Duration
+	keep       bool
+	pprof      bool
+	cpuProfile string
+	nodeProcs  int
 }
 
 func (b *benchFlags) register(fs *flag.FlagSet) {
@@ -55,6 +57,7 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&b.keep, "keep", false, "keep the network's directory")
 	fs.IntVar(&b.nodeProcs, "node-procs", max(1, runtime.NumCPU()/3), "GOMAXPROCS of each node process: the three nodes share this machine's cores (0: Go's default, every core)")
 	fs.BoolVar(&b.pprof, "pprof", false, "serve each node's pprof profiles on a loopback port (printed on stderr)")
+	fs.StringVar(&b.cpuProfile, "cpuprofile", "", "write the load client's CPU profile (this process, not the nodes) to this file")
 }
 
 func (b *benchFlags) levels() ([]int, error) {
@@ -97,7 +100,21 @@ func (b *benchFlags) startNetwork(ctx context.Context, opts nettest.Options) (*n
 			fmt.Fprintf(os.Stderr, "%s profiles: http://%s/debug/pprof/\n", nd.ID, nd.Debug)
 		}
 	}
+	stopProfile := func() {}
+	if b.cpuProfile != "" {
+		f, err := os.Create(b.cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			n.Stop()
+			os.RemoveAll(dir)
+			return nil, nil, fmt.Errorf("bench: cpu profile: %w", err)
+		}
+		stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+	}
 	cleanup := func() {
+		stopProfile()
 		n.Stop()
 		if !b.keep {
 			os.RemoveAll(dir)
@@ -114,8 +131,8 @@ func benchHeader(w io.Writer, title string, b *benchFlags) {
 	}
 	fmt.Fprintf(w, "3 node processes on loopback (one per organisation, mutual TLS, Raft, pebble with synced commits; %s each), %d CPUs (%s/%s), %s; blocks of at most %d transactions or %s.\n\n",
 		procs, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), b.batch, b.timeout)
-	fmt.Fprintln(w, "| concurrency | committed | failed | tx/s | p50 | p95 | p99 | max |")
-	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| concurrency | committed | failed | tx/s | p50 | p95 | p99 | max | CPU/tx |")
+	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 }
 
 // benchLedger measures committed transactions per second and commit latency
