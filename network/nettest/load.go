@@ -50,9 +50,9 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d.Micros
 // Load runs a closed-loop load: concurrency clients, client i submitting
 // through node i mod 3 as organisation i mod 3's user, each running the
 // workload back to back until total transactions were attempted or the
-// duration passed. The clients of a node share one connection to it. Latency is measured from submission to
-// the commit seen by the client; CPU time is that of the nodes and this
-// process over the run.
+// duration passed. The clients of a node share one connection to it.
+// Latency is measured from submission to the commit seen by the client; CPU
+// time is that of the nodes and this process over the run.
 func (n *Network) Load(ctx context.Context, concurrency, total int, limit time.Duration, user func(org int) string, w Workload) (LoadResult, error) {
 	res := LoadResult{Concurrency: concurrency}
 	// One connection per node, shared by that node's clients, as an
