@@ -167,6 +167,7 @@ func benchLedger(args []string, stdout io.Writer) error {
 	}
 	benchHeader(stdout, "Ledger: kv Put (one write per transaction), submit → commit", &b)
 	for _, c := range levels {
+		loadNote()
 		r, err := n.Load(ctx, c, b.txs, b.duration, user, put)
 		if err != nil {
 			return err

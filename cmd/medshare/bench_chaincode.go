@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
@@ -163,17 +164,44 @@ func reportFirstError(c int, r nettest.LoadResult) {
 	}
 }
 
-// loadNote prints the machine's load average before a run on stderr, so
-// that a table measured on a busy machine can say so.
+// loadNote prints, on stderr before a run, the machine's load average and
+// how long one P-256 signature verification takes right now (the nodes'
+// largest single cost): on a shared virtual machine the host's load moves
+// throughput by tens of percent between identical runs, and these two
+// figures tell a slow run from a slow build.
 func loadNote() {
-	b, err := os.ReadFile("/proc/loadavg")
+	var parts []string
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(b)); len(f) >= 3 {
+			parts = append(parts, fmt.Sprintf("load average %s %s %s", f[0], f[1], f[2]))
+		}
+	}
+	if d, err := verifyProbe(200); err == nil {
+		parts = append(parts, fmt.Sprintf("one P-256 verification %.0f µs", float64(d.Nanoseconds())/1000))
+	}
+	if len(parts) > 0 {
+		fmt.Fprintf(os.Stderr, "before the run: %s\n", strings.Join(parts, "; "))
+	}
+}
+
+// verifyProbe returns the mean time of n P-256 signature verifications.
+func verifyProbe(n int) (time.Duration, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return
+		return 0, err
 	}
-	f := strings.Fields(string(b))
-	if len(f) >= 3 {
-		fmt.Fprintf(os.Stderr, "load average before the run: %s %s %s\n", f[0], f[1], f[2])
+	digest := sha256.Sum256([]byte("medshare bench probe"))
+	sig, err := ecdsa.SignASN1(rand.Reader, key, digest[:])
+	if err != nil {
+		return 0, err
 	}
+	start := time.Now()
+	for range n {
+		if !ecdsa.VerifyASN1(&key.PublicKey, digest[:], sig) {
+			return 0, errors.New("bench: probe signature does not verify")
+		}
+	}
+	return time.Since(start) / time.Duration(n), nil
 }
 
 // chaincodeBench holds the parties, records and pre-made proofs of the
