@@ -104,7 +104,9 @@ func (b *benchFlags) startNetwork(ctx context.Context, opts nettest.Options) (*n
 	if b.cpuProfile != "" {
 		f, err := os.Create(b.cpuProfile)
 		if err == nil {
-			err = pprof.StartCPUProfile(f)
+			if err = pprof.StartCPUProfile(f); err != nil {
+				f.Close()
+			}
 		}
 		if err != nil {
 			n.Stop()

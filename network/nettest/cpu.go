@@ -51,8 +51,9 @@ func parseStatCPU(b []byte) (time.Duration, error) {
 
 // cpuMeter adds up the CPU time of the network's node processes and of this
 // process (the load client), so that a benchmark can report the machine's
-// CPU cost per transaction: a figure that, unlike throughput, does not
-// depend on what else the machine is doing.
+// CPU cost per transaction: the work a transaction takes, apart from time
+// spent waiting. A contended host still inflates it (slower cores take more
+// CPU time for the same work), so builds are compared on interleaved runs.
 type cpuMeter struct {
 	pids []int // 0 is this process
 }

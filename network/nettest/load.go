@@ -30,7 +30,8 @@ type LoadResult struct {
 	Max         time.Duration
 	// CPUPerTx is the CPU time the node processes and the load client
 	// used together per committed transaction (0 where /proc cannot tell).
-	// Unlike TPS it hardly depends on what else the machine is doing.
+	// It measures work rather than waiting, though a contended host still
+	// inflates it.
 	CPUPerTx   time.Duration
 	FirstError error
 }
