@@ -63,6 +63,9 @@ var (
 	ErrSchemeMismatch = errors.New("abe: scheme mismatch")
 	// ErrUnknownScheme: the configured scheme name is not "msc" or "tkn20".
 	ErrUnknownScheme = errors.New("abe: unknown scheme")
+	// ErrMissingLevel: the ciphertext was joined (JoinCiphertext) without
+	// the sealed data of the level asked for.
+	ErrMissingLevel = errors.New("abe: sealed level not present")
 	// ErrInvalidInput: invalid arguments (nil keys, an unhidden policy, an
 	// oversized record id or level, …).
 	ErrInvalidInput = errors.New("abe: invalid input")

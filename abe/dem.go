@@ -60,6 +60,9 @@ func sealLevel(ikm []byte, s schemeID, l policy.Level, recordID []byte, headerHa
 }
 
 func openLevel(ikm []byte, s schemeID, l policy.Level, recordID []byte, headerHash *[32]byte, sealed []byte) ([]byte, error) {
+	if sealed == nil {
+		return nil, fmt.Errorf("%w: level %s", ErrMissingLevel, l)
+	}
 	aead, nonce, err := levelAEAD(ikm, s, l, recordID, headerHash)
 	if err != nil {
 		return nil, err

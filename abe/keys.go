@@ -38,6 +38,7 @@ const (
 	kindMasterKey  kind = 2
 	kindUserKey    kind = 3
 	kindCiphertext kind = 4
+	kindHeader     kind = 5
 )
 
 // Every encoding starts with this envelope:
@@ -404,6 +405,60 @@ func (ct *Ciphertext) UnmarshalBinary(b []byte) error {
 	}
 	*ct = out
 	return nil
+}
+
+// MarshalHeader encodes the ABE header alone, in the envelope (kind
+// "header"): the part that wraps the level keys — what the ledger stores as
+// m — without the sealed level data, which is stored apart (IPFS). Join it
+// back with JoinCiphertext.
+func (ct *Ciphertext) MarshalHeader() ([]byte, error) {
+	if ct.scheme != idMSC && ct.scheme != idTKN20 {
+		return nil, fmt.Errorf("%w: empty ciphertext", ErrInvalidInput)
+	}
+	b := make([]byte, 0, envelopeLen+len(ct.header))
+	b = appendEnvelope(b, kindHeader, ct.scheme)
+	return append(b, ct.header...), nil
+}
+
+// Sealed returns a copy of level l's sealed data (the AES-256-GCM output),
+// or nil if the ciphertext does not hold that level (see JoinCiphertext).
+func (ct *Ciphertext) Sealed(l policy.Level) []byte {
+	if !l.Valid() || ct.sealed[l] == nil {
+		return nil
+	}
+	return append([]byte(nil), ct.sealed[l]...)
+}
+
+// JoinCiphertext rebuilds a ciphertext from a header encoding
+// (MarshalHeader) and the sealed levels (Sealed). A nil level is absent —
+// the reader did not fetch it: decrypting it fails with ErrMissingLevel.
+// The header is validated as ParseCiphertext would; the sealed levels are
+// authenticated at decryption, against the header.
+func JoinCiphertext(header []byte, sealed Levels) (*Ciphertext, error) {
+	s, hb, err := openEnvelope(header, kindHeader, envelopeLen+maxHeaderLen)
+	if err != nil {
+		return nil, err
+	}
+	out := Ciphertext{scheme: s, header: append([]byte(nil), hb...), headerHash: sha256.Sum256(hb)}
+	switch s {
+	case idMSC:
+		out.msc, err = msc.UnmarshalHeader(out.header)
+	case idTKN20:
+		out.tkn, err = tknlevel.UnmarshalHeader(out.header)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: ciphertext header: %w", ErrMalformed, err)
+	}
+	for i, d := range sealed {
+		if d == nil {
+			continue
+		}
+		if len(d) < gcmOverhead || len(d) > MaxLevelDataLen+gcmOverhead {
+			return nil, fmt.Errorf("%w: level %s: %d sealed bytes", ErrMalformed, policy.Level(i), len(d))
+		}
+		out.sealed[i] = append([]byte(nil), d...)
+	}
+	return &out, nil
 }
 
 // ParseCiphertext decodes a ciphertext.
