@@ -114,18 +114,20 @@ func insert(root *node, path []pathSeg, value *node) error {
 			if cur.kind != kObject {
 				return fmt.Errorf("%w: key under a non-object", ErrInvalidLevels)
 			}
-			for j := len(cur.keys) - 1; j >= 0; j-- {
-				if cur.keys[j] == p.key {
-					next = cur.vals[j]
-					break
+			// In document order the elements under a key are contiguous: a
+			// path goes on under the last key or starts a new one.
+			if k := len(cur.keys); k > 0 && cur.keys[k-1] == p.key {
+				if last {
+					return fmt.Errorf("%w: two elements at one path", ErrInvalidLevels)
 				}
-			}
-			if next == nil {
+				next = cur.vals[k-1]
+			} else {
+				if hasKey(cur, p.key) {
+					return fmt.Errorf("%w: elements out of order", ErrInvalidLevels)
+				}
 				next = newStep(path, i, value)
 				cur.keys = append(cur.keys, p.key)
 				cur.vals = append(cur.vals, next)
-			} else if last {
-				return fmt.Errorf("%w: two elements at one path", ErrInvalidLevels)
 			}
 		} else {
 			if cur.kind != kArray {
@@ -152,6 +154,31 @@ func insert(root *node, path []pathSeg, value *node) error {
 		cur = next
 	}
 	return nil
+}
+
+// hasKey reports whether object n (being assembled) has key k: a scan for
+// small objects, an index built on demand for large ones (a plain JSON
+// object may have many keys).
+func hasKey(n *node, k string) bool {
+	if len(n.keys) < 16 {
+		for _, kk := range n.keys {
+			if kk == k {
+				return true
+			}
+		}
+		return false
+	}
+	if n.seen == nil {
+		n.seen = make(map[string]struct{}, len(n.keys)*2)
+		for _, kk := range n.keys {
+			n.seen[kk] = struct{}{}
+		}
+	}
+	if _, ok := n.seen[k]; ok {
+		return true
+	}
+	n.seen[k] = struct{}{}
+	return false
 }
 
 func newStep(path []pathSeg, i int, value *node) *node {

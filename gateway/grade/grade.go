@@ -1,6 +1,7 @@
 package grade
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strconv"
 	"strings"
@@ -193,7 +194,7 @@ func (g *Grader) Walk(doc []byte, fn func(Element) error) error {
 		els = append(els, Element{
 			Path:     w.jsonPath(),
 			Resource: w.resourceType(),
-			RulePath: string(w.memoKey),
+			RulePath: w.rulePath(),
 			Type:     w.st[len(w.st)-1].tname,
 			Rule:     rule,
 			Value:    appendJSON(nil, n),
@@ -206,9 +207,6 @@ func (g *Grader) Walk(doc []byte, fn func(Element) error) error {
 	_ = t
 	for i := range els {
 		els[i].Level = nodes[i].lvl
-		if !t.fhir {
-			els[i].RulePath = strings.TrimPrefix(els[i].RulePath, "json.")
-		}
 		if err := fn(els[i]); err != nil {
 			return err
 		}
@@ -252,7 +250,7 @@ func (g *Grader) parseAndGrade(doc []byte, visit func(*walker, *node, int)) (*tr
 	} else {
 		t.kind = "json"
 		w.st = append(w.st[:0], seg{})
-		w.memoKey = append(w.memoKey[:0], "json"...)
+		w.memoKey = append(w.memoKey[:0], 0)
 		w.jsonValue(root)
 	}
 	if w.err != nil {
@@ -305,6 +303,22 @@ func (w *walker) jsonPath() string {
 	return b.String()
 }
 
+// rulePath is the resource type (FHIR) and the keys of the current path,
+// joined by ".".
+func (w *walker) rulePath() string {
+	var b strings.Builder
+	for i, s := range w.st {
+		if i == 0 && !w.fhir {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(s.key)
+	}
+	return b.String()
+}
+
 func (w *walker) resourceType() string {
 	if len(w.resTypes) == 0 {
 		return ""
@@ -351,7 +365,8 @@ func (w *walker) push(key string, name string, t *ftype, choice bool) int {
 	}
 	w.st = append(w.st, seg{key: key, name: name, tname: tn, choice: choice})
 	l := len(w.memoKey)
-	w.memoKey = append(w.memoKey, '.')
+	// Length-prefixed, so that a key holding "." cannot stand for two keys.
+	w.memoKey = binary.AppendUvarint(w.memoKey, uint64(len(key)))
 	w.memoKey = append(w.memoKey, key...)
 	w.path = append(w.path, pathSeg{key: key})
 	return l
@@ -414,8 +429,7 @@ func (w *walker) object(n *node, t *ftype, isResource bool) {
 		return
 	}
 	fm := t.fieldMap()
-	var choices [8]struct{ name, key string }
-	nc := 0
+	var choices []struct{ name, key string }
 	for i, k := range n.keys {
 		v := n.vals[i]
 		if k == "resourceType" && isResource {
@@ -430,16 +444,13 @@ func (w *walker) object(n *node, t *ftype, isResource bool) {
 		}
 		if f.choice {
 			base := strings.TrimPrefix(k, "_")
-			for j := 0; j < nc && j < len(choices); j++ {
-				if choices[j].name == f.name && choices[j].key != base {
-					w.fail(fmt.Sprintf("%s[x] has two values (%s and %s)", f.name, choices[j].key, base))
+			for _, c := range choices {
+				if c.name == f.name && c.key != base {
+					w.fail(fmt.Sprintf("%s[x] has two values (%s and %s)", f.name, c.key, base))
 					return
 				}
 			}
-			if nc < len(choices) {
-				choices[nc] = struct{ name, key string }{f.name, base}
-				nc++
-			}
+			choices = append(choices, struct{ name, key string }{f.name, base})
 		}
 		w.fieldValue(n, f, v)
 		if w.err != nil {
@@ -556,8 +567,16 @@ func (w *walker) jsonValue(n *node) {
 		}
 		for i, k := range n.keys {
 			l := w.push(k, k, nil, false)
+			if k == "" {
+				w.fail("empty key")
+				w.pop(l)
+				return
+			}
 			w.jsonValue(n.vals[i])
 			w.pop(l)
+			if w.err != nil {
+				return
+			}
 		}
 	case kArray:
 		if len(n.vals) == 0 {
@@ -568,6 +587,9 @@ func (w *walker) jsonValue(n *node) {
 			w.path = append(w.path, pathSeg{idx: i})
 			w.jsonValue(e)
 			w.path = w.path[:len(w.path)-1]
+			if w.err != nil {
+				return
+			}
 		}
 	default:
 		w.grade(n)

@@ -50,10 +50,11 @@ type node struct {
 	keys []string
 	vals []*node // object values (parallel to keys) or array elements
 
-	lvl  policy.Level // grade of a leaf
-	res  bool         // the object is a FHIR resource
-	lost bool         // a resource that lost elements (output trees only)
-	orig []int        // original indices of an assembled array's elements
+	lvl  policy.Level        // grade of a leaf
+	res  bool                // the object is a FHIR resource
+	lost bool                // a resource that lost elements (output trees only)
+	orig []int               // original indices of an assembled array's elements
+	seen map[string]struct{} // keys of an object being assembled
 }
 
 // get returns the value of key k of an object, or nil.
