@@ -85,6 +85,11 @@ func Assemble(opened [policy.NumLevels][]byte) ([]byte, error) {
 				if n == nil || n.kind != kObject {
 					return nil, fmt.Errorf("%w: a listed resource is missing", ErrInvalidLevels)
 				}
+				if rt := n.get("resourceType"); rt == nil {
+					prependResourceType(n, r.rtype)
+				} else if rt.kind != kString || rt.str != r.rtype {
+					return nil, fmt.Errorf("%w: levels disagree on a resource's type", ErrInvalidLevels)
+				}
 				n.res = true
 				n.lost = r.mask&^openedMask != 0
 			}
@@ -282,8 +287,19 @@ func filterNode(n *node, mask uint8) (*node, bool) {
 	}
 	if n.res {
 		out.res, out.lost = true, lost
+		if out.get("resourceType") == nil {
+			prependResourceType(out, n.get("resourceType").str)
+		}
 	}
 	return out, lost
+}
+
+// prependResourceType gives a resource whose resourceType was in a level not
+// opened its type back, first. (With nested levels this does not happen:
+// resourceType has the lowest level of its resource's elements.)
+func prependResourceType(n *node, rt string) {
+	n.keys = append([]string{"resourceType"}, n.keys...)
+	n.vals = append([]*node{strNode(rt)}, n.vals...)
 }
 
 // finish makes a FHIR tree that lost elements valid again: the REDACTED

@@ -13,7 +13,7 @@ const formatVersion = 1
 // A level's plaintext is one compact JSON object (docs/grading.md):
 //
 //	{"v":1,"kind":"Bundle","level":"low",
-//	 "res":[[mask,seg...],...],
+//	 "res":[[mask,type,seg...],...],
 //	 "el":[[dOrd,keep,seg...,value],...]}
 //
 // el lists the level's elements in document order. dOrd is the element's
@@ -23,13 +23,15 @@ const formatVersion = 1
 // of this level; seg... are the remaining segments (a string is an object
 // key, a number an array index in the original document); value is the
 // element's JSON value. res lists every resource with at least one element
-// in this level: its path and the bit mask (1 low, 2 medium, 4 high) of the
-// levels holding its elements, so that a reader knows which resources lost
-// elements.
+// in this level: the bit mask (1 low, 2 medium, 4 high) of the levels holding
+// its elements, its resource type and its path, so that a reader knows which
+// resources lost elements (and can name a resource whose resourceType sits
+// in a level it did not open).
 
 type resEntry struct {
-	path []pathSeg
-	mask uint8
+	path  []pathSeg
+	rtype string
+	mask  uint8
 }
 
 type encoder struct {
@@ -65,6 +67,8 @@ func encodeLevels(t *tree, version string) *Graded {
 			}
 			b = append(b, '[')
 			b = strconv.AppendUint(b, uint64(r.mask), 10)
+			b = append(b, ',')
+			b = appendString(b, r.rtype)
 			for _, p := range r.path {
 				b = append(b, ',')
 				b = appendSeg(b, p)
@@ -105,8 +109,9 @@ func (e *encoder) visit(n *node) uint8 {
 	ri := -1
 	if n.res {
 		ri = len(e.res)
-		e.res = append(e.res, resEntry{path: append([]pathSeg(nil), e.path...)})
-		e.resTypes = append(e.resTypes, n.get("resourceType").str)
+		rt := n.get("resourceType").str
+		e.res = append(e.res, resEntry{path: append([]pathSeg(nil), e.path...), rtype: rt})
+		e.resTypes = append(e.resTypes, rt)
 	}
 	var mask uint8
 	switch {
@@ -221,18 +226,21 @@ func decodeLevel(data []byte, want policy.Level, lim Limits) (*decodedLevel, err
 				return nil, bad("invalid res")
 			}
 			for _, r := range v.vals {
-				if r.kind != kArray || len(r.vals) < 1 {
+				if r.kind != kArray || len(r.vals) < 2 {
 					return nil, bad("invalid resource entry")
 				}
 				m, ok := smallInt(r.vals[0], 1, 7)
 				if !ok || m&(1<<want) == 0 {
 					return nil, bad("invalid resource mask")
 				}
-				p, ok := segsOf(r.vals[1:])
+				if rt := r.vals[1]; rt.kind != kString || rt.str == "" || len(rt.str) > 64 {
+					return nil, bad("invalid resource type")
+				}
+				p, ok := segsOf(r.vals[2:])
 				if !ok {
 					return nil, bad("invalid resource path")
 				}
-				d.res = append(d.res, resEntry{path: p, mask: uint8(m)})
+				d.res = append(d.res, resEntry{path: p, rtype: r.vals[1].str, mask: uint8(m)})
 			}
 		case "el":
 			if v.kind != kArray || len(v.vals) == 0 {

@@ -566,12 +566,11 @@ func (w *walker) jsonValue(n *node) {
 			return
 		}
 		for i, k := range n.keys {
-			l := w.push(k, k, nil, false)
 			if k == "" {
 				w.fail("empty key")
-				w.pop(l)
 				return
 			}
+			l := w.push(k, k, nil, false)
 			w.jsonValue(n.vals[i])
 			w.pop(l)
 			if w.err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -72,6 +73,33 @@ func compact(t testing.TB, doc []byte) []byte {
 		t.Fatal(err)
 	}
 	return b.Bytes()
+}
+
+// canonical is doc as Grade and Assemble write JSON: compact, strings
+// re-escaped minimally, keys and number literals as they were.
+func canonical(t testing.TB, doc []byte) []byte {
+	t.Helper()
+	n, perr := parseJSON(doc, parseLimits{maxDepth: 1000, maxNodes: 1 << 24})
+	if perr != nil {
+		t.Fatal(perr.reason)
+	}
+	return appendJSON(nil, n)
+}
+
+// jsonEqual reports whether a and b are equal as JSON values.
+func jsonEqual(t testing.TB, a, b []byte) bool {
+	t.Helper()
+	var va, vb any
+	da, db := json.NewDecoder(bytes.NewReader(a)), json.NewDecoder(bytes.NewReader(b))
+	da.UseNumber()
+	db.UseNumber()
+	if err := da.Decode(&va); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Decode(&vb); err != nil {
+		t.Fatal(err)
+	}
+	return reflect.DeepEqual(va, vb)
 }
 
 // upTo returns the levels of gr up to and including top.
