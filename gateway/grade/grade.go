@@ -233,6 +233,9 @@ func (g *Grader) parseAndGrade(doc []byte, visit func(*walker, *node, int)) (*tr
 	if root.kind != kObject {
 		return nil, &InputError{Offset: -1, Reason: "the document must be a JSON object, found " + root.kind.String()}
 	}
+	if len(root.keys) == 0 {
+		return nil, &InputError{Offset: -1, Reason: "the document is empty"}
+	}
 	t := &tree{root: root}
 	w := &walker{g: g, visit: visit}
 	if rt := root.get("resourceType"); rt != nil {

@@ -28,6 +28,7 @@ func TestHostileDocuments(t *testing.T) {
 		{"trailing data", `{"a":1} {"b":2}`, "", "data after the top-level value", false},
 		{"top-level array", `[1,2]`, "", "must be a JSON object", false},
 		{"top-level string", `"x"`, "", "must be a JSON object", false},
+		{"empty document", `{}`, "", "the document is empty", false},
 		{"duplicate key", `{"resourceType":"Patient","gender":"male","gender":"female"}`, "", "duplicate key", false},
 		{"duplicate key in plain JSON", `{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"a":10}`, "", "duplicate key", false},
 		{"non-UTF-8", "{\"resourceType\":\"Patient\",\"gender\":\"\xff\"}", "", "UTF-8", false},

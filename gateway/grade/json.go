@@ -94,6 +94,7 @@ type parser struct {
 	lim   parseLimits
 	nodes int
 	err   *parseError
+	slab  []node // nodes are allocated in chunks: fewer, larger allocations
 }
 
 // parseJSON parses one JSON value filling the whole input.
@@ -141,7 +142,13 @@ func (p *parser) newNode(k kind) *node {
 	if p.nodes > p.lim.maxNodes {
 		return p.failLimit("too many JSON values (limit " + strconv.Itoa(p.lim.maxNodes) + ")")
 	}
-	return &node{kind: k}
+	if len(p.slab) == 0 {
+		p.slab = make([]node, 256)
+	}
+	n := &p.slab[0]
+	p.slab = p.slab[1:]
+	n.kind = k
+	return n
 }
 
 func (p *parser) value(depth int) *node {
