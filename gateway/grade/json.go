@@ -425,20 +425,32 @@ func (p *parser) object(depth int) *node {
 		}
 		n.keys = append(n.keys, k)
 		n.vals = append(n.vals, v)
-		p.skipWS()
-		if p.pos >= len(p.data) {
-			return p.fail("unexpected end of input")
-		}
-		switch p.data[p.pos] {
-		case ',':
-			p.pos++
-		case '}':
-			p.pos++
+		if more, ok := p.sep('}'); !ok {
+			return nil
+		} else if !more {
 			return n
-		default:
-			return p.fail("expected ',' or '}'")
 		}
 	}
+}
+
+// sep reads what follows a member of an object or array: ',' (more
+// members) or the closing bracket.
+func (p *parser) sep(close byte) (more, ok bool) {
+	p.skipWS()
+	if p.pos >= len(p.data) {
+		p.fail("unexpected end of input")
+		return false, false
+	}
+	switch p.data[p.pos] {
+	case ',':
+		p.pos++
+		return true, true
+	case close:
+		p.pos++
+		return false, true
+	}
+	p.fail("expected ',' or '" + string(close) + "'")
+	return false, false
 }
 
 func (p *parser) array(depth int) *node {
@@ -459,18 +471,10 @@ func (p *parser) array(depth int) *node {
 			return nil
 		}
 		n.vals = append(n.vals, v)
-		p.skipWS()
-		if p.pos >= len(p.data) {
-			return p.fail("unexpected end of input")
-		}
-		switch p.data[p.pos] {
-		case ',':
-			p.pos++
-		case ']':
-			p.pos++
+		if more, ok := p.sep(']'); !ok {
+			return nil
+		} else if !more {
 			return n
-		default:
-			return p.fail("expected ',' or ']'")
 		}
 	}
 }
