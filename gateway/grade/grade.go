@@ -64,7 +64,6 @@ func WithLibraryValidation() Option {
 		if err != nil {
 			return fmt.Errorf("grade: FHIR unmarshaller: %w", err)
 		}
-		u.MaxNestingDepth = g.lim.MaxDepth
 		g.lib = u
 		return nil
 	}
@@ -103,6 +102,9 @@ func New(r *Rules, opts ...Option) (*Grader, error) {
 		if err := o(g); err != nil {
 			return nil, err
 		}
+	}
+	if g.lib != nil {
+		g.lib.MaxNestingDepth = g.lim.MaxDepth // whatever the options' order
 	}
 	return g, nil
 }
