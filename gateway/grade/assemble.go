@@ -30,7 +30,17 @@ const (
 // Plaintexts that are not well-formed or do not belong to one document are
 // refused with an error matching ErrInvalidLevels.
 func Assemble(opened [policy.NumLevels][]byte) ([]byte, error) {
-	lim := DefaultLimits()
+	return AssembleWithLimits(opened, DefaultLimits())
+}
+
+// AssembleWithLimits is Assemble for documents graded under other Limits
+// (pass the grading gateway's): each level may be at most twice MaxBytes,
+// elements at most MaxDepth deep, and all levels together at most MaxValues
+// elements.
+func AssembleWithLimits(opened [policy.NumLevels][]byte, lim Limits) ([]byte, error) {
+	if err := lim.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidLevels, err)
+	}
 	var levels []*decodedLevel
 	var openedMask uint8
 	kind := ""

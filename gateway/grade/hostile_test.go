@@ -167,4 +167,14 @@ func TestHostileLevels(t *testing.T) {
 	if out, err := Assemble([3][]byte{}); out != nil || err != nil {
 		t.Fatalf("no level: got %s, %v", out, err)
 	}
+	// Levels over the reader's limits are refused, not decoded.
+	if _, err := AssembleWithLimits(gr.Levels, Limits{MaxBytes: 1 << 20, MaxDepth: 64, MaxValues: 3}); !errors.Is(err, ErrInvalidLevels) {
+		t.Fatalf("over MaxValues: %v", err)
+	}
+	if _, err := AssembleWithLimits(gr.Levels, Limits{MaxBytes: 16, MaxDepth: 64, MaxValues: 1000}); !errors.Is(err, ErrInvalidLevels) {
+		t.Fatalf("over MaxBytes: %v", err)
+	}
+	if _, err := AssembleWithLimits(gr.Levels, Limits{}); !errors.Is(err, ErrInvalidLevels) {
+		t.Fatalf("zero limits: %v", err)
+	}
 }
