@@ -155,6 +155,8 @@ func TestHostileLevels(t *testing.T) {
 		{"same element twice", [3][]byte{lo, nil, swap(hi, `"el":[[`, `"el":[[1,0,"resourceType","Patient"],[`)}},
 		{"kind does not match", [3][]byte{swap(lo, `"kind":"Patient"`, `"kind":"Observation"`), nil, nil}},
 		{"unknown element", [3][]byte{swap(lo, `"gender"`, `"sex"`), nil, nil}},
+		{"object element as a string", [3][]byte{swap(lo, `"gender","female"`, `"meta","female"`), nil, nil}},
+		{"array element as a single value", [3][]byte{lo, nil, swap(hi, `"name",0,`, `"name",`)}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
