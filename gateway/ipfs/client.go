@@ -10,6 +10,7 @@ import (
 	"mime/multipart"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -208,6 +209,7 @@ func (c *Client) add(ctx context.Context, data []byte, pin bool) (string, error)
 		var out struct{ Hash string }
 		err = c.sh.Request("add").
 			Option("cid-version", 1).Option("raw-leaves", true).Option("hash", "sha2-256").
+			Option("chunker", "size-"+strconv.Itoa(ChunkSize)).
 			Option("pin", pin).Option("quieter", true).Option("progress", false).
 			Header("Content-Type", w.FormDataContentType()).
 			Body(&body).Exec(ctx, &out)

@@ -311,3 +311,24 @@ func TestNewRefusesBadOptions(t *testing.T) {
 		}
 	}
 }
+
+// RawCID predicts what kubo gives, up to exactly one chunk; past it the
+// object is chunked and RawCID declines.
+func TestRawCIDMatchesKubo(t *testing.T) {
+	s := kubotest.Start(t, 1, kubotest.Options{})
+	c := newClient(t, s.Nodes[0].APIAddr())
+	for _, n := range []int{0, 1, 4 << 10, ipfs.ChunkSize} {
+		data := random(t, n)
+		local, ok := ipfs.RawCID(data)
+		if !ok || local != txbuild.RawCID(data) {
+			t.Fatalf("RawCID(%d bytes) = %s, %v; txbuild says %s", n, local, ok, txbuild.RawCID(data))
+		}
+		got, err := c.AddNoPin(context.Background(), data)
+		if err != nil || got != local {
+			t.Fatalf("kubo gave %s, %v for %d bytes; RawCID %s", got, err, n, local)
+		}
+	}
+	if cid, ok := ipfs.RawCID(make([]byte, ipfs.ChunkSize+1)); ok || cid != "" {
+		t.Fatalf("RawCID of one byte more than a chunk = %q, %v", cid, ok)
+	}
+}

@@ -2,7 +2,11 @@ package ipfs
 
 import (
 	"context"
+	"fmt"
 	"sync"
+
+	gocid "github.com/ipfs/go-cid"
+	mh "github.com/multiformats/go-multihash"
 )
 
 // txEntry is the state of one object among the client's AddTx transactions
@@ -29,12 +33,20 @@ type txEntry struct {
 // kubo's error when the unpin fails (kubo down): the caller should log the
 // CID as an orphan pin.
 //
-// AddTx costs three calls (add without pin, pin ls, pin add) where Add costs
-// one; use Add where nothing can fail after it.
+// AddTx costs two calls (pin ls, then add and pin) for an object of up to
+// ChunkSize bytes, whose CID it computes locally, and three (add, pin ls,
+// pin) for a larger one, where Add costs one; use Add where nothing can fail
+// after it.
 func (c *Client) AddTx(ctx context.Context, data []byte) (cid string, commit func(), undo func(context.Context) error, err error) {
-	cid, err = c.AddNoPin(ctx, data)
-	if err != nil {
-		return "", nil, nil, err
+	if int64(len(data)) > c.maxSize {
+		return "", nil, nil, fmt.Errorf("%w: %d bytes, the maximum is %d", ErrTooLarge, len(data), c.maxSize)
+	}
+	cid, known := RawCID(data)
+	if !known {
+		// Larger than one chunk: kubo computes the address.
+		if cid, err = c.AddNoPin(ctx, data); err != nil {
+			return "", nil, nil, err
+		}
 	}
 	c.mu.Lock()
 	e, joined := c.txs[cid]
@@ -46,7 +58,7 @@ func (c *Client) AddTx(ctx context.Context, data []byte) (cid string, commit fun
 	c.mu.Unlock()
 
 	if !joined {
-		e.ours, e.err = c.pinIfNew(ctx, cid)
+		e.ours, e.err = c.pinIfNew(ctx, cid, data, known)
 		close(e.ready)
 	} else {
 		<-e.ready
@@ -70,13 +82,46 @@ func (c *Client) AddTx(ctx context.Context, data []byte) (cid string, commit fun
 }
 
 // pinIfNew pins cid unless it is pinned already, and says whether it
-// pinned it.
-func (c *Client) pinIfNew(ctx context.Context, cid string) (bool, error) {
+// pinned it. A small object (known) is added and pinned in one call; a
+// larger one was added already and is pinned now.
+func (c *Client) pinIfNew(ctx context.Context, cid string, data []byte, known bool) (bool, error) {
 	pinned, err := c.Pinned(ctx, cid)
 	if err != nil || pinned {
 		return false, err
 	}
-	return true, c.Pin(ctx, cid)
+	if !known {
+		return true, c.Pin(ctx, cid)
+	}
+	got, err := c.Add(ctx, data)
+	if err != nil {
+		return false, err
+	}
+	if got != cid {
+		// kubo chunked differently than it was asked to: do not keep a pin
+		// nobody will undo.
+		c.Unpin(ctx, got)
+		return false, fmt.Errorf("ipfs: add: kubo gave %s for an object whose raw CID is %s", got, cid)
+	}
+	return true, nil
+}
+
+// ChunkSize is the chunk size objects are added with: an object of at most
+// ChunkSize bytes is one raw block.
+const ChunkSize = 256 << 10
+
+// RawCID returns the CID Add gives data of at most ChunkSize bytes (CIDv1,
+// raw codec, sha2-256, base32), computed locally, and true; for larger data
+// it returns "" and false (the address of a chunked object depends on its
+// UnixFS layout).
+func RawCID(data []byte) (string, bool) {
+	if len(data) > ChunkSize {
+		return "", false
+	}
+	h, err := mh.Sum(data, mh.SHA2_256, -1)
+	if err != nil {
+		return "", false
+	}
+	return gocid.NewCidV1(gocid.Raw, h).String(), true
 }
 
 // release ends one transaction on e and reports whether the object must be

@@ -38,6 +38,33 @@ func TestAddTx(t *testing.T) {
 		}
 	})
 
+	t.Run("a failed upload of a chunked object leaves nothing pinned", func(t *testing.T) {
+		cid, _, undo, err := c.AddTx(ctx, random(t, ipfs.ChunkSize+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !isPinned(t, c, cid) {
+			t.Fatal("AddTx did not pin")
+		}
+		if err := undo(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if isPinned(t, c, cid) {
+			t.Fatal("still pinned after undo")
+		}
+	})
+
+	t.Run("an oversized upload is refused and pins nothing", func(t *testing.T) {
+		small := newClient(t, api, ipfs.WithMaxObjectSize(1000))
+		before := pins(t, api)
+		if _, _, _, err := small.AddTx(ctx, random(t, 1001)); !errors.Is(err, ipfs.ErrTooLarge) {
+			t.Fatalf("AddTx of an oversized object: %v", err)
+		}
+		if after := pins(t, api); len(after) != len(before) {
+			t.Fatal("a refused AddTx pinned something")
+		}
+	})
+
 	t.Run("a committed upload stays pinned, and undo after commit does nothing", func(t *testing.T) {
 		cid, commit, undo, err := c.AddTx(ctx, random(t, 4<<10))
 		if err != nil {
