@@ -109,15 +109,7 @@ func Start(tb testing.TB, n int, opts Options) *Swarm {
 			tb.Fatal(err)
 		}
 	}
-	// Peering connects after a few seconds and then keeps the connections;
-	// connecting now saves the tests that wait.
-	for _, a := range s.Nodes {
-		for _, b := range s.Nodes {
-			if a != b {
-				a.Connect(ctx, b.Peer()) // best effort: WaitConnected decides
-			}
-		}
-	}
+	s.connect(ctx)
 	if err := s.WaitConnected(ctx); err != nil {
 		tb.Fatal(err)
 	}
@@ -162,6 +154,29 @@ func (s *Swarm) WaitConnected(ctx context.Context) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// connect asks every running daemon to connect to the others now: Peering
+// connects after a few seconds and then keeps the connections, so this only
+// saves the tests time (best effort: WaitConnected decides).
+func (s *Swarm) connect(ctx context.Context) {
+	for _, a := range s.Nodes {
+		for _, b := range s.Nodes {
+			if a != b && a.Running() && b.Running() {
+				a.Connect(ctx, b.Peer())
+			}
+		}
+	}
+}
+
+// Restart starts daemon i again (after Stop or Kill) and waits until the
+// swarm is connected.
+func (s *Swarm) Restart(ctx context.Context, i int) error {
+	if err := s.Nodes[i].Start(ctx); err != nil {
+		return err
+	}
+	s.connect(ctx)
+	return s.WaitConnected(ctx)
 }
 
 // Stop stops every daemon.
