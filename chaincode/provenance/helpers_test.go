@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/medshare/medshare/chaincode/internal/cctest"
+	"github.com/medshare/medshare/chaincode/internal/chainhash"
 	"github.com/medshare/medshare/chaincode/provenance"
 	"github.com/medshare/medshare/chaincode/storage"
 	"github.com/medshare/medshare/network/identity"
@@ -80,6 +81,13 @@ func (f *fixture) signRequest(u *cctest.User, node *identity.Signer, in *provena
 	t := f.T
 	rd := provenance.RequestDigest(f.Channel, in.RequestID, in.RequestorKey, in.Requestor, in.RecordIDs, in.Purpose, parse(t, in.RequestTime), in.ReportKey)
 	in.RequestSignature = u.Sign(t, rd)
+	f.signNode(node, in)
+}
+
+// signNode (re)computes the node's signature (Nsig) alone.
+func (f *fixture) signNode(node *identity.Signer, in *provenance.RequestInput) {
+	t := f.T
+	rd := provenance.RequestDigest(f.Channel, in.RequestID, in.RequestorKey, in.Requestor, in.RecordIDs, in.Purpose, parse(t, in.RequestTime), in.ReportKey)
 	pkg := hash32(in.PackageHash)
 	allowed := provenance.MaskOf(in.Contract.Allowed) | provenance.MaskOf([]string{provenance.ActionDecrypted})
 	fd := provenance.FormDigest(f.Channel, in.RequestID, rd, parse(t, in.Received), parse(t, in.Processed), parse(t, in.Sent),
@@ -129,3 +137,16 @@ var (
 	recH2                  = cctest.H2Rec("rec-h2")
 	req1, req2, req3, req9 = cctest.UserRequest(1, "req-1"), cctest.UserRequest(1, "req-2"), cctest.UserRequest(1, "req-3"), cctest.UserRequest(1, "req-9")
 )
+
+// frontierOf is the Merkle frontier (peaks) over one side-block
+// transaction hash.
+func frontierOf(t *testing.T, leaf string) []string {
+	var f chainhash.Frontier
+	h := hash32(leaf)
+	f.Append(h)
+	out := make([]string, len(f.Peaks))
+	for i, p := range f.Peaks {
+		out[i] = hex.EncodeToString(p[:])
+	}
+	return out
+}
