@@ -286,3 +286,20 @@ func Access(channel string, p *ptl.Proof, stamp time.Time) (Call, error) {
 	}
 	return Call{Channel: channel, Chaincode: ptl.Name, Fn: "Access", Args: []string{js, FormatTime(stamp)}}, nil
 }
+
+// RegrantUser returns the P-TL Regrant call by which a record's owner lifts
+// its block of a user (a user id) on channel for target — one of its
+// records, or "*" for the owner-wide block — with every cause of it
+// (monitoring, forbidden actions of any request, recalls). To lift only
+// what one MeDShare request caused, use Regrant.
+func RegrantUser(channel, user, target string) Call {
+	return Call{Channel: channel, Chaincode: ptl.Name, Fn: "Regrant", Args: []string{user, target}}
+}
+
+// RecallUser returns the P-TL Recall call by which a record's owner blocks
+// a user (a user id) on channel for target (one of its records, or "*"),
+// until it re-grants with RegrantUser; reason "" says "recalled by the
+// owner".
+func RecallUser(channel, user, target, reason string) Call {
+	return Call{Channel: channel, Chaincode: ptl.Name, Fn: "Recall", Args: []string{user, target, reason}}
+}
