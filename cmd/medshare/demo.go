@@ -40,8 +40,8 @@ type demo struct {
 	fwd     *identity.Signer // hospital 2's gateway: forwards reports
 	fwdGw   *client.Gateway  // through node 1
 	auditor *client.Gateway  // the research institute's auditor, through node 1: every read-back
-	name    string // the run's name, demo-<unix time>-<random>
-	id      string // the record's id: hospital 1's identity hash and name
+	name    string           // the run's name, demo-<unix time>-<random>
+	id      string           // the record's id: hospital 1's identity hash and name
 	recs    map[string]*storage.Record
 	pols    map[string]*ptl.Policy
 }
