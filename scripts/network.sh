@@ -151,7 +151,9 @@ configure_cc() {
     retry "$BIN" chaincode approve --node "${API[$n]}" --admin "$(admin_of "$n")" --crypto "$CRYPTO" \
       --channel "$ch" --name "$name" --version 1 --sequence "$((seq + 1))" --init-fn Init --init-arg "$initarg"
   done
-  "$BIN" chaincode commit --node "${API[node0]}" --admin "$(admin_of node0)" --crypto "$CRYPTO" --channel "$ch" --name "$name"
+  # node0 commits once it has seen the approvals (it may lag a moment); with
+  # no majority this gives up after the retries.
+  retry "$BIN" chaincode commit --node "${API[node0]}" --admin "$(admin_of node0)" --crypto "$CRYPTO" --channel "$ch" --name "$name"
 }
 
 # The medshare chaincodes: index on main (with the side chains registered),
