@@ -85,63 +85,41 @@ func forceEval(d *decCtx, n *policy.Node, base int) []pick {
 // --- the part of the attacker that knows the header layout ---------------
 
 // forceOpen decrypts level l with uk, whatever its attributes:
-// e(D, C_l) · Π e(D_j^Δ, C_y)^−1 · e(C'_y^Δ, D'_j) over the nested tree of l.
+// e(D, C_l) · Π e(D_j^Δ, C_y)^−1 · e(C'_y^Δ, D'_j) over the predicate of l.
 func forceOpen(uk *UserKey, hdr *Header, l policy.Level) bls.Gt {
 	d, err := newDecCtx(uk, hdr)
 	if err != nil {
 		panic(err)
 	}
-	picks := forceLevel(d, l)
-	pr := prod{p: []*bls.G1{&uk.d}, q: []*bls.G2{hdr.c[hdr.owner(l)]}, signs: []int{1}}
-	pr.addPicks(d, picks, 1)
-	return *pr.eval()
-}
-
-// forceLevel is evalLevel built on forceEval.
-func forceLevel(d *decCtx, l policy.Level) []pick {
-	extra := func(l policy.Level) []pick {
-		return forceEval(d, d.hdr.policy.Extra(l).Root(), d.offset[l])
-	}
-	if l == policy.Low {
-		return extra(policy.Low)
-	}
-	lower := forceLevel(d, l-1)
-	if d.hdr.policy.Extra(l) == nil {
-		return lower
-	}
-	var two, minusOne bls.Scalar
-	two.SetUint64(2)
-	minusOne.SetOne()
-	minusOne.Neg()
-	var out []pick
-	for _, p := range lower {
-		p.c.Mul(&p.c, &two)
-		out = append(out, p)
-	}
-	for _, p := range extra(l) {
-		p.c.Mul(&p.c, &minusOne)
-		out = append(out, p)
-	}
-	return out
+	lc := hdr.lvl[hdr.owner(l)]
+	return *d.product(l, forceEval(d, lc.tree.Root(), lc.offset)).eval()
 }
 
 // alphaPart is the review's W_l = e(D, 2·C_(l−1) − C_l) / e(g1,g2)^(r·s_X):
 // the partner pairs its D with the public combination of level elements and
-// removes its blinding over level l's own conditions X.
+// removes its blinding over the leaves of level l's own conditions X (the
+// last leaves of l's predicate), with their coefficients in l's tree.
 func alphaPart(uk *UserKey, hdr *Header, l policy.Level) bls.Gt {
 	d, err := newDecCtx(uk, hdr)
 	if err != nil {
 		panic(err)
 	}
+	lc := hdr.lvl[l]
+	n := lc.tree.NumLeaves()
+	first := lc.offset + n - hdr.policy.Extra(l).NumLeaves()
+	for i := range d.leafKey {
+		if i < first || i >= lc.offset+n {
+			d.leafKey[i] = -1
+		}
+	}
 	t := new(bls.G2)
-	*t = *hdr.c[hdr.owner(l-1)]
+	*t = hdr.lvl[hdr.owner(l-1)].c
 	t.Double()
-	neg := *hdr.c[l]
+	neg := lc.c
 	neg.Neg()
 	t.Add(t, &neg)
-	picks := forceEval(d, hdr.policy.Extra(l).Root(), d.offset[l])
 	pr := prod{p: []*bls.G1{&uk.d}, q: []*bls.G2{t}, signs: []int{1}}
-	pr.addPicks(d, picks, 1)
+	pr.addPicks(d, forceEval(d, lc.tree.Root(), lc.offset))
 	return *pr.eval()
 }
 
