@@ -5,9 +5,11 @@
 //
 // Two schemes sit behind one interface, selected by name:
 //
-//   - "msc" (default): MSC-CP-ABE, the BSW07 CP-ABE scheme on circl's
-//     BLS12-381 pairing with the three levels nested in one access tree, so
-//     the secret of each lower level is a share of the next higher one.
+//   - "msc" (default): the BSW07 CP-ABE scheme on circl's BLS12-381
+//     pairing, one encapsulation per level under the level's full predicate
+//     with an independent secret, all in one header (format version 2; the
+//     paper's nested construction, version 1, let two keys combine across
+//     levels and is refused).
 //   - "tkn20": circl's CCA-secure tkn20 CP-ABE, one ciphertext per level,
 //     the conservative alternative and the benchmark baseline.
 //
@@ -35,7 +37,7 @@ import (
 
 // Scheme names, as used in configuration.
 const (
-	// MSC is the nested BSW07 scheme on BLS12-381 ("msc").
+	// MSC is BSW07 on BLS12-381 with one encapsulation per level ("msc").
 	MSC = "msc"
 	// TKN20 is circl's tkn20, one ciphertext per level ("tkn20").
 	TKN20 = "tkn20"
@@ -59,6 +61,11 @@ var (
 	// ErrMalformed: an encoding is truncated, oversized, of an unknown
 	// version or kind, or contains invalid group elements.
 	ErrMalformed = errors.New("abe: malformed encoding")
+	// ErrUnsupportedVersion: an encoding of a format version this build
+	// does not read, such as a version 1 ciphertext (the insecure nested
+	// msc construction: re-encrypt the record). It comes wrapped together
+	// with ErrMalformed, so errors.Is matches either.
+	ErrUnsupportedVersion = errors.New("abe: unsupported format version")
 	// ErrSchemeMismatch: a key or ciphertext belongs to another scheme.
 	ErrSchemeMismatch = errors.New("abe: scheme mismatch")
 	// ErrUnknownScheme: the configured scheme name is not "msc" or "tkn20".

@@ -16,8 +16,8 @@ import (
 
 const defaultCacheSize = msc.DefaultCacheSize
 
-// mscScheme is the nested BSW07 scheme. It holds the bounded, concurrency-
-// safe cache of hashed attribute points.
+// mscScheme is BSW07 with one encapsulation per level. It holds the
+// bounded, concurrency-safe cache of hashed attribute points.
 type mscScheme struct{ s *msc.Scheme }
 
 func newMSC(o options) mscScheme { return mscScheme{msc.New(o.cacheSize)} }
