@@ -447,7 +447,9 @@ func (ct *Ciphertext) Sealed(l policy.Level) []byte {
 
 // JoinCiphertext rebuilds a ciphertext from a header encoding
 // (MarshalHeader) and the sealed levels (Sealed). A nil level is absent —
-// the reader did not fetch it: decrypting it fails with ErrMissingLevel.
+// the reader did not fetch it: DecryptLevel fails on it with
+// ErrMissingLevel, and Decrypt opens the other levels and names it in a
+// *PartialError.
 // The header is validated as ParseCiphertext would; the sealed levels are
 // authenticated at decryption, against the header.
 func JoinCiphertext(header []byte, sealed Levels) (*Ciphertext, error) {
