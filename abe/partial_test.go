@@ -20,14 +20,7 @@ func TestPartialDecrypt(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s := newSystem(t, name)
 			uk := s.user(t, epoch, "role=doctor", "trust=3", "identity=3", "specialty=cardiology")
-			hdr, err := s.ct.MarshalHeader()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var sealed abe.Levels
-			for _, l := range policy.Levels {
-				sealed[l] = s.ct.Sealed(l)
-			}
+			hdr, sealed := split(t, s.ct)
 			for _, tc := range []struct {
 				name   string
 				damage func(*abe.Levels)

@@ -5,14 +5,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
-	"fmt"
-	mrand "math/rand/v2"
 	"testing"
 	"time"
 
 	"github.com/medshare/medshare/abe/credential"
-	"github.com/medshare/medshare/abe/tag"
 )
 
 func unmarshal(b []byte) (*credential.Disclosure, error) { return credential.UnmarshalDisclosure(b) }
@@ -36,21 +32,7 @@ func fuzzFixture(tb testing.TB, ntags int) *fixture {
 		}
 		return k
 	}
-	aa, user := raw(1), raw(2)
-	subject, err := x509.MarshalPKIXPublicKey(&user.PublicKey)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var k tag.Key
-	tags := make([]tag.Tag, ntags)
-	for i := range tags {
-		tags[i] = k.Tag(fmt.Sprintf("attr%d=v", i))
-	}
-	w, err := credential.Issue(mrand.NewChaCha8([32]byte{9}), aa, subject, 7, t0, t1, tags)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return &fixture{aa, subject, tags, w}
+	return fixtureWith(tb, raw(1), raw(2), ntags)
 }
 
 // FuzzUnmarshalDisclosure checks that decoding never panics, that accepted
