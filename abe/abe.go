@@ -5,9 +5,11 @@
 //
 // Two schemes sit behind one interface, selected by name:
 //
-//   - "msc" (default): MSC-CP-ABE, the BSW07 CP-ABE scheme on circl's
-//     BLS12-381 pairing with the three levels nested in one access tree, so
-//     the secret of each lower level is a share of the next higher one.
+//   - "msc" (default): the BSW07 CP-ABE scheme on circl's BLS12-381
+//     pairing, one encapsulation per level under the level's full predicate
+//     with an independent secret, all in one header (format version 2; the
+//     paper's nested construction, version 1, let two keys combine across
+//     levels and is refused).
 //   - "tkn20": circl's CCA-secure tkn20 CP-ABE, one ciphertext per level,
 //     the conservative alternative and the benchmark baseline.
 //
@@ -35,7 +37,7 @@ import (
 
 // Scheme names, as used in configuration.
 const (
-	// MSC is the nested BSW07 scheme on BLS12-381 ("msc").
+	// MSC is BSW07 on BLS12-381 with one encapsulation per level ("msc").
 	MSC = "msc"
 	// TKN20 is circl's tkn20, one ciphertext per level ("tkn20").
 	TKN20 = "tkn20"
@@ -59,6 +61,11 @@ var (
 	// ErrMalformed: an encoding is truncated, oversized, of an unknown
 	// version or kind, or contains invalid group elements.
 	ErrMalformed = errors.New("abe: malformed encoding")
+	// ErrUnsupportedVersion: an encoding of a format version this build
+	// does not read, such as a version 1 ciphertext (the insecure nested
+	// msc construction: re-encrypt the record). It comes wrapped together
+	// with ErrMalformed, so errors.Is matches either.
+	ErrUnsupportedVersion = errors.New("abe: unsupported format version")
 	// ErrSchemeMismatch: a key or ciphertext belongs to another scheme.
 	ErrSchemeMismatch = errors.New("abe: scheme mismatch")
 	// ErrUnknownScheme: the configured scheme name is not "msc" or "tkn20".
@@ -88,10 +95,89 @@ func (e *NotAuthorizedError) Is(target error) bool { return target == ErrNotAuth
 type Levels [policy.NumLevels][]byte
 
 // Opened is the result of Decrypt: the data of every level the key opened.
-// Levels are nested, so these are Low up to Top; Data[l] is nil above Top.
+// Top is the highest level the key is authorised for (levels are nested, so
+// it is authorised for Low up to Top); Data[l] is nil above Top. When
+// Decrypt returns a *PartialError, Data[l] is also nil for each level the
+// error names; every other level up to Top opened (an empty level opens to
+// a non-nil empty slice).
 type Opened struct {
 	Top  policy.Level
 	Data Levels
+}
+
+// PartialError is returned by Decrypt, together with the levels that did
+// open, when some of the levels the key is authorised for did not: a sealed
+// level that fails authentication (tampered, or a wrong record id: matches
+// ErrAuthentication) or that is absent from a joined ciphertext (matches
+// ErrMissingLevel). Each level is sealed under its own key, so one damaged
+// or unfetched level does not keep the reader from the others.
+//
+// errors.Is(err, ErrAuthentication) and errors.Is(err, ErrMissingLevel)
+// see through it, so a caller that treats every error as a failure keeps
+// working; a caller that wants the intact levels uses errors.As and reads
+// Opened as documented there.
+type PartialError struct {
+	// Failed holds, for each level that did not open, why; nil for the
+	// levels that opened and those the key is not authorised for.
+	Failed [policy.NumLevels]error
+}
+
+// Levels returns the levels that did not open, lowest first.
+func (e *PartialError) Levels() []policy.Level {
+	var out []policy.Level
+	for l, err := range e.Failed {
+		if err != nil {
+			out = append(out, policy.Level(l))
+		}
+	}
+	return out
+}
+
+// Error names every level that did not open and why, e.g. "abe: levels
+// did not open: abe: ciphertext authentication failed: level medium".
+func (e *PartialError) Error() string {
+	msg := "abe: levels did not open: "
+	sep := ""
+	for _, err := range e.Failed {
+		if err != nil {
+			msg += sep + err.Error()
+			sep = "; "
+		}
+	}
+	return msg
+}
+
+// Unwrap returns the error of each level that did not open.
+func (e *PartialError) Unwrap() []error {
+	var out []error
+	for _, err := range e.Failed {
+		if err != nil {
+			out = append(out, err)
+		}
+	}
+	return out
+}
+
+// openLevels opens the sealed levels Low…top with their key material (ikm
+// nil: the level's encapsulation did not open) and gathers the failures in
+// a *PartialError.
+func openLevels(s schemeID, ct *Ciphertext, recordID []byte, top policy.Level, ikm func(policy.Level) ([]byte, error)) (Opened, error) {
+	out := Opened{Top: top}
+	var pe PartialError
+	failed := false
+	for l := policy.Low; l <= top; l++ {
+		k, err := ikm(l)
+		if err == nil {
+			out.Data[l], err = openLevel(k, s, l, recordID, &ct.headerHash, ct.sealed[l])
+		}
+		if err != nil {
+			pe.Failed[l], failed = err, true
+		}
+	}
+	if failed {
+		return out, &pe
+	}
+	return out, nil
 }
 
 // Scheme is a three-level attribute-based encryption scheme. Implementations
@@ -107,8 +193,11 @@ type Scheme interface {
 	// policy rp, bound to recordID.
 	Encrypt(rand io.Reader, pk *PublicKey, rp *policy.Record, recordID []byte, data Levels) (*Ciphertext, error)
 	// Decrypt opens every level the key is authorised for. It returns a
-	// *NotAuthorizedError for Low if the key opens nothing, and
-	// ErrAuthentication if a level the key satisfies fails to open.
+	// *NotAuthorizedError for Low if the key is authorised for no level. If
+	// a level the key is authorised for fails authentication or is absent
+	// from a joined ciphertext, it still opens the others and returns them
+	// with a *PartialError naming the failed levels (which matches
+	// ErrAuthentication or ErrMissingLevel); see Opened.
 	Decrypt(uk *UserKey, ct *Ciphertext, recordID []byte) (Opened, error)
 	// DecryptLevel opens one level, or returns a *NotAuthorizedError for it.
 	DecryptLevel(uk *UserKey, ct *Ciphertext, recordID []byte, l policy.Level) ([]byte, error)

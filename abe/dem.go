@@ -13,8 +13,8 @@ import (
 
 // Domain-separation labels of the data-encapsulation layer.
 const (
-	demInfo = "medshare/abe/v1/dem-key"
-	demAAD  = "medshare/abe/v1/level-aad"
+	demInfo = "medshare/abe/v2/dem-key"
+	demAAD  = "medshare/abe/v2/level-aad"
 )
 
 // binding returns scheme ‖ level ‖ len(recordID) ‖ recordID.

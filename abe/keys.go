@@ -43,20 +43,25 @@ const (
 
 // Every encoding starts with this envelope:
 //
-//	magic "mABE" | version 0x01 | kind | scheme | body
+//	magic "mABE" | version | kind | scheme | body
 //
-// The bodies are documented in the internal msc and tknlevel packages; the
-// ciphertext body is
+// The version is that of the kind's format: 1 for keys, 2 for ciphertexts
+// and headers (version 1 ciphertexts used the nested msc construction,
+// which is insecure, and are refused). The bodies are documented in the
+// internal msc and tknlevel packages; the ciphertext body is
 //
 //	header_len:u32 header (sealed_len:u32 sealed){3}
 //
 // where header is the scheme's ABE header (hidden policy and group elements
 // or tkn20 ciphertexts) and sealed is the AES-256-GCM output of each level.
 const (
-	magic         = "mABE"
-	formatVersion = 0x01
-	envelopeLen   = len(magic) + 3
-	gcmOverhead   = 16
+	magic = "mABE"
+	// keyVersion is the format version of public, master and user keys.
+	keyVersion = 0x01
+	// ciphertextVersion is the format version of ciphertexts and headers.
+	ciphertextVersion = 0x02
+	envelopeLen       = len(magic) + 3
+	gcmOverhead       = 16
 
 	maxHeaderLen   = 16 << 20
 	maxKeyBodyLen  = 8 << 20
@@ -64,9 +69,17 @@ const (
 	maxPublicKeyLn = 1 << 20
 )
 
+// version returns the current format version of kind k.
+func (k kind) version() byte {
+	if k == kindCiphertext || k == kindHeader {
+		return ciphertextVersion
+	}
+	return keyVersion
+}
+
 func appendEnvelope(b []byte, k kind, s schemeID) []byte {
 	b = append(b, magic...)
-	return append(b, formatVersion, byte(k), byte(s))
+	return append(b, k.version(), byte(k), byte(s))
 }
 
 // openEnvelope checks the envelope and returns the scheme and the body.
@@ -78,11 +91,14 @@ func openEnvelope(b []byte, want kind, maxLen int) (schemeID, []byte, error) {
 		return 0, nil, fmt.Errorf("%w: not an abe encoding", ErrMalformed)
 	}
 	v, k, s := b[len(magic)], kind(b[len(magic)+1]), schemeID(b[len(magic)+2])
-	if v != formatVersion {
-		return 0, nil, fmt.Errorf("%w: unknown format version %d", ErrMalformed, v)
-	}
 	if k != want {
 		return 0, nil, fmt.Errorf("%w: object kind %d, want %d", ErrMalformed, k, want)
+	}
+	if v != k.version() {
+		if v == 1 && (k == kindCiphertext || k == kindHeader) {
+			return 0, nil, fmt.Errorf("%w: %w: ciphertext format version 1 is no longer read: its msc levels were nested and two keys could combine to open levels neither may open; re-encrypt the record (current version %d)", ErrMalformed, ErrUnsupportedVersion, ciphertextVersion)
+		}
+		return 0, nil, fmt.Errorf("%w: %w: format version %d, want %d", ErrMalformed, ErrUnsupportedVersion, v, k.version())
 	}
 	if s != idMSC && s != idTKN20 {
 		return 0, nil, fmt.Errorf("%w: unknown scheme %d", ErrMalformed, s)
@@ -431,7 +447,9 @@ func (ct *Ciphertext) Sealed(l policy.Level) []byte {
 
 // JoinCiphertext rebuilds a ciphertext from a header encoding
 // (MarshalHeader) and the sealed levels (Sealed). A nil level is absent —
-// the reader did not fetch it: decrypting it fails with ErrMissingLevel.
+// the reader did not fetch it: DecryptLevel fails on it with
+// ErrMissingLevel, and Decrypt opens the other levels and names it in a
+// *PartialError.
 // The header is validated as ParseCiphertext would; the sealed levels are
 // authenticated at decryption, against the header.
 func JoinCiphertext(header []byte, sealed Levels) (*Ciphertext, error) {

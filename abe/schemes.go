@@ -16,8 +16,8 @@ import (
 
 const defaultCacheSize = msc.DefaultCacheSize
 
-// mscScheme is the nested BSW07 scheme. It holds the bounded, concurrency-
-// safe cache of hashed attribute points.
+// mscScheme is BSW07 with one encapsulation per level. It holds the
+// bounded, concurrency-safe cache of hashed attribute points.
 type mscScheme struct{ s *msc.Scheme }
 
 func newMSC(o options) mscScheme { return mscScheme{msc.New(o.cacheSize)} }
@@ -107,16 +107,9 @@ func (m mscScheme) Decrypt(uk *UserKey, ct *Ciphertext, recordID []byte) (Opened
 	if err != nil {
 		return Opened{}, notAuthorized(err)
 	}
-	var out Opened
-	for i := range keys {
-		l := policy.Level(i)
-		pt, err := openLevel(gtBytes(&keys[i]), idMSC, l, recordID, &ct.headerHash, ct.sealed[l])
-		if err != nil {
-			return Opened{}, err
-		}
-		out.Data[l], out.Top = pt, l
-	}
-	return out, nil
+	return openLevels(idMSC, ct, recordID, policy.Level(len(keys)-1), func(l policy.Level) ([]byte, error) {
+		return gtBytes(&keys[l]), nil
+	})
 }
 
 // DecryptLevel implements Scheme.
@@ -189,28 +182,25 @@ func (tknScheme) Encrypt(rand io.Reader, pk *PublicKey, rp *policy.Record, recor
 	return ct, nil
 }
 
-// Decrypt implements Scheme.
+// Decrypt implements Scheme. Each level's tkn20 ciphertext is decrypted on
+// its own, so a level whose tkn20 ciphertext fails (it is CCA-secure, so a
+// changed one fails) is reported in the *PartialError like a level whose
+// sealed data fails.
 func (tknScheme) Decrypt(uk *UserKey, ct *Ciphertext, recordID []byte) (Opened, error) {
 	if err := checkDecryptArgs(idTKN20, uk, ct, recordID); err != nil {
 		return Opened{}, err
 	}
-	seeds, err := tknlevel.DecapsulateAll(uk.tkn, ct.tkn)
-	if err != nil {
-		if errors.Is(err, tknlevel.ErrNotSatisfied) {
-			return Opened{}, notAuthorized(err)
-		}
-		return Opened{}, fmt.Errorf("%w: %w", ErrAuthentication, err)
+	top, ok := Authorized(uk, ct)
+	if !ok {
+		return Opened{}, &NotAuthorizedError{Level: policy.Low}
 	}
-	var out Opened
-	for i, seed := range seeds {
-		l := policy.Level(i)
-		pt, err := openLevel(seed, idTKN20, l, recordID, &ct.headerHash, ct.sealed[l])
+	return openLevels(idTKN20, ct, recordID, top, func(l policy.Level) ([]byte, error) {
+		seed, err := tknlevel.Decapsulate(uk.tkn, ct.tkn, l)
 		if err != nil {
-			return Opened{}, err
+			return nil, fmt.Errorf("%w: level %s: %w", ErrAuthentication, l, err)
 		}
-		out.Data[l], out.Top = pt, l
-	}
-	return out, nil
+		return seed, nil
+	})
 }
 
 // DecryptLevel implements Scheme.

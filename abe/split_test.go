@@ -18,17 +18,7 @@ func TestSplitJoin(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s := newSystem(t, name)
 			uk := s.user(t, epoch, "role=doctor", "trust=3", "identity=3", "specialty=cardiology")
-			hdr, err := s.ct.MarshalHeader()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var sealed abe.Levels
-			for l := range sealed {
-				sealed[l] = s.ct.Sealed(policy.Level(l))
-				if len(sealed[l]) == 0 {
-					t.Fatalf("level %d: no sealed data", l)
-				}
-			}
+			hdr, sealed := split(t, s.ct)
 			all, err := abe.JoinCiphertext(hdr, sealed)
 			if err != nil {
 				t.Fatal(err)
@@ -74,4 +64,21 @@ func TestSplitJoin(t *testing.T) {
 			}
 		})
 	}
+}
+
+// split returns ct's header encoding and its sealed levels, as a record is
+// stored (ledger and IPFS).
+func split(t *testing.T, ct *abe.Ciphertext) ([]byte, abe.Levels) {
+	t.Helper()
+	hdr, err := ct.MarshalHeader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sealed abe.Levels
+	for _, l := range policy.Levels {
+		if sealed[l] = ct.Sealed(l); len(sealed[l]) == 0 {
+			t.Fatalf("level %s: no sealed data", l)
+		}
+	}
+	return hdr, sealed
 }

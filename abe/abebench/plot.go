@@ -20,7 +20,7 @@ var schemeStyle = map[string]struct {
 	color color.Color
 	shape draw.GlyphDrawer
 }{
-	abe.MSC:   {"msc (one nested ciphertext)", color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}, draw.CircleGlyph{}},
+	abe.MSC:   {"msc (one BSW07 header, three levels)", color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}, draw.CircleGlyph{}},
 	abe.TKN20: {"tkn20 (one ciphertext per level)", color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}, draw.TriangleGlyph{}},
 }
 

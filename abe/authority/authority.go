@@ -49,11 +49,14 @@ type Authority struct {
 }
 
 // New assembles an authority from existing keys. The scheme must match the
-// keys' scheme.
+// keys' scheme, and the tag key must not be all zero (anyone could compute
+// the tags of a known key, and policies would be hidden from no one).
 func New(scheme abe.Scheme, pk *abe.PublicKey, msk *abe.MasterKey, tagKey tag.Key, schema *tag.Schema, signer *ecdsa.PrivateKey) (*Authority, error) {
 	switch {
 	case scheme == nil || pk == nil || msk == nil || schema == nil || signer == nil:
 		return nil, fmt.Errorf("%w: nil component", ErrInvalid)
+	case tagKey == tag.Key{}:
+		return nil, fmt.Errorf("%w: all-zero tag key", ErrInvalid)
 	case pk.Scheme() != scheme.Name() || msk.Scheme() != scheme.Name():
 		return nil, fmt.Errorf("%w: keys are for %s/%s, scheme is %s", ErrInvalid, pk.Scheme(), msk.Scheme(), scheme.Name())
 	case signer.Curve != elliptic.P256():
@@ -163,10 +166,13 @@ func (a *Authority) Issue(rand io.Reader, req Request) (*Grant, error) {
 // HidePolicy prepares a data owner's record policy for encryption and for
 // the ledger: it checks every leaf against the schema, adds "epoch = e" to
 // the low level (so every level requires the current epoch) and replaces
-// every leaf with its tag.
+// every leaf with its tag. It refuses the all-zero tag key.
 func HidePolicy(rp *policy.Record, schema *tag.Schema, tk tag.Key, epoch uint64) (*policy.Record, error) {
 	if rp == nil || schema == nil {
 		return nil, fmt.Errorf("%w: nil policy or schema", ErrInvalid)
+	}
+	if tk == (tag.Key{}) {
+		return nil, fmt.Errorf("%w: all-zero tag key", ErrInvalid)
 	}
 	if err := rp.Validate(schema); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)

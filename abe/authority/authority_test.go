@@ -1,6 +1,7 @@
 package authority_test
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -150,24 +151,41 @@ func TestNewErrors(t *testing.T) {
 	signer, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	schema := tag.DefaultSchema()
-	if _, err := authority.New(msc, pk, msk, tag.Key{}, schema, signer); err != nil {
+	var tk tag.Key
+	for i := range tk {
+		tk[i] = byte(i + 1)
+	}
+	if _, err := authority.New(msc, pk, msk, tk, schema, signer); err != nil {
 		t.Fatalf("valid New: %v", err)
 	}
+	rp, _ := policy.ParseRecord("low: role = doctor")
 	for name, f := range map[string]func() error{
-		"nil msk":         func() error { _, err := authority.New(msc, pk, nil, tag.Key{}, schema, signer); return err },
-		"scheme mismatch": func() error { _, err := authority.New(tkn, pk, msk, tag.Key{}, schema, signer); return err },
-		"P-384 signer":    func() error { _, err := authority.New(msc, pk, msk, tag.Key{}, schema, p384); return err },
+		"nil msk":         func() error { _, err := authority.New(msc, pk, nil, tk, schema, signer); return err },
+		"scheme mismatch": func() error { _, err := authority.New(tkn, pk, msk, tk, schema, signer); return err },
+		"P-384 signer":    func() error { _, err := authority.New(msc, pk, msk, tk, schema, p384); return err },
+		"zero tag key":    func() error { _, err := authority.New(msc, pk, msk, tag.Key{}, schema, signer); return err },
+		"hide, zero key":  func() error { _, err := authority.HidePolicy(rp, schema, tag.Key{}, 1); return err },
 		"nil rand":        func() error { _, err := authority.Setup(nil, tkn, schema); return err },
 	} {
 		if err := f(); !errors.Is(err, authority.ErrInvalid) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	aa, _ := authority.New(msc, pk, msk, tag.Key{}, schema, signer)
+	aa, _ := authority.New(msc, pk, msk, tk, schema, signer)
 	state, _ := aa.MarshalBinary()
 	for _, cut := range []int{0, 1, len(state) / 2, len(state) - 1} {
 		if _, err := authority.Unmarshal(state[:cut], schema); err == nil {
 			t.Errorf("state truncated to %d accepted", cut)
 		}
+	}
+	// A stored state whose tag key was zeroed is refused too.
+	zeroed := bytes.Clone(state)
+	off := bytes.Index(zeroed, tk[:])
+	if off < 0 {
+		t.Fatal("tag key not found in the state")
+	}
+	copy(zeroed[off:off+tag.KeySize], make([]byte, tag.KeySize))
+	if _, err := authority.Unmarshal(zeroed, schema); !errors.Is(err, authority.ErrInvalid) {
+		t.Errorf("state with a zero tag key: %v", err)
 	}
 }

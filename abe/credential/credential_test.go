@@ -39,6 +39,12 @@ func newFixture(t testing.TB, ntags int) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return fixtureWith(t, aa, user, ntags)
+}
+
+// fixtureWith issues a credential for ntags tags by aa to user.
+func fixtureWith(t testing.TB, aa, user *ecdsa.PrivateKey, ntags int) *fixture {
+	t.Helper()
 	subject, err := x509.MarshalPKIXPublicKey(&user.PublicKey)
 	if err != nil {
 		t.Fatal(err)

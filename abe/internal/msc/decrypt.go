@@ -34,26 +34,15 @@ type decCtx struct {
 	uk      *UserKey
 	hdr     *Header
 	leafKey []int // leaf index → key attr index, or -1
-	offset  [policy.NumLevels]int
 }
 
 func newDecCtx(uk *UserKey, hdr *Header) (*decCtx, error) {
-	if uk == nil || hdr == nil || hdr.policy == nil {
+	if uk == nil || hdr == nil || hdr.policy == nil || hdr.lvl[policy.Low] == nil {
 		return nil, errors.New("msc: nil key or header")
 	}
 	d := &decCtx{uk: uk, hdr: hdr, leafKey: make([]int, len(hdr.leaves))}
 	for i := range hdr.leaves {
 		d.leafKey[i] = uk.find(hdr.leaves[i].t)
-	}
-	off := 0
-	for _, l := range policy.Levels {
-		d.offset[l] = off
-		if t := hdr.policy.Extra(l); t != nil {
-			off += t.NumLeaves()
-		}
-	}
-	if off != len(hdr.leaves) {
-		return nil, errors.New("msc: header leaves do not match its policy")
 	}
 	return d, nil
 }
@@ -129,49 +118,19 @@ func lagrangeAtZero(i int, set []int) bls.Scalar {
 	return num
 }
 
-// evalExtra evaluates the extra conditions of level l on their own.
-func (d *decCtx) evalExtra(l policy.Level) ([]pick, bool) {
-	return d.eval(d.hdr.policy.Extra(l).Root(), d.offset[l])
-}
-
-// evalLevel evaluates the whole node of level l (nested levels included),
-// with coefficients relative to that node.
+// evalLevel evaluates the full predicate of level l in the encapsulation
+// that serves it, with coefficients relative to the predicate's root.
 func (d *decCtx) evalLevel(l policy.Level) ([]pick, bool) {
-	if l == policy.Low {
-		return d.evalExtra(policy.Low)
-	}
-	lower, ok := d.evalLevel(l - 1)
-	if !ok || d.hdr.policy.Extra(l) == nil {
-		return lower, ok
-	}
-	extra, ok := d.evalExtra(l)
-	if !ok {
-		return nil, false
-	}
-	// Level node 2-of-2(lower, extra) at x = 1, 2: λ1 = 2, λ2 = −1.
-	var two, minusOne bls.Scalar
-	two.SetUint64(2)
-	minusOne.SetOne()
-	minusOne.Neg()
-	out := make([]pick, 0, len(lower)+len(extra))
-	for _, p := range lower {
-		p.c.Mul(&p.c, &two)
-		out = append(out, p)
-	}
-	for _, p := range extra {
-		p.c.Mul(&p.c, &minusOne)
-		out = append(out, p)
-	}
-	return out, true
+	lc := d.hdr.lvl[d.hdr.owner(l)]
+	return d.eval(lc.tree.Root(), lc.offset)
 }
 
-// owner returns the level whose C_ℓ serves level l (the nearest level at or
-// below l with extra conditions).
-func (h *Header) owner(l policy.Level) policy.Level {
-	for l > policy.Low && h.c[l] == nil {
-		l--
-	}
-	return l
+// product returns the pairing product that yields the key of level l from
+// picks: e(D, C_ℓ) · Π e(D_j^Δ, C_y)^−1 · e(C'_y^Δ, D'_j).
+func (d *decCtx) product(l policy.Level, picks []pick) *prod {
+	pr := &prod{p: []*bls.G1{&d.uk.d}, q: []*bls.G2{&d.hdr.lvl[d.hdr.owner(l)].c}, signs: []int{1}}
+	pr.addPicks(d, picks)
+	return pr
 }
 
 // pairing inputs being accumulated for one product of pairings
@@ -181,10 +140,9 @@ type prod struct {
 	signs []int
 }
 
-// addPicks appends, for each pick, e(D_j^Δ, C_y)^(−σ) · e(C'_y^Δ, D'_j)^(σ):
-// σ = +1 removes the blinding (direct decryption), σ = −1 computes the
-// blinding itself (Z = e(g1,g2)^(r·s)).
-func (pr *prod) addPicks(d *decCtx, picks []pick, sigma int) {
+// addPicks appends, for each pick, e(D_j^Δ, C_y)^−1 · e(C'_y^Δ, D'_j), which
+// together remove the blinding e(g1,g2)^(r·s) of e(D, C_ℓ).
+func (pr *prod) addPicks(d *decCtx, picks []pick) {
 	for i := range picks {
 		p := &picks[i]
 		a := &d.uk.attrs[p.key]
@@ -193,7 +151,7 @@ func (pr *prod) addPicks(d *decCtx, picks []pick, sigma int) {
 		cp, _ := mulPublic(&lc.cp, &p.c)
 		pr.p = append(pr.p, dj, cp)
 		pr.q = append(pr.q, &lc.c, &a.dj2)
-		pr.signs = append(pr.signs, -sigma*sgn, sigma*sgn)
+		pr.signs = append(pr.signs, -sgn, sgn)
 	}
 }
 
@@ -228,9 +186,9 @@ func evalAll(prs []*prod) []*bls.Gt {
 	return out
 }
 
-// Decapsulate returns the key of level l alone, with one product of
+// Decapsulate returns the key of level l, with one product of
 // 2·(leaves used) + 1 pairings: one final exponentiation, or one per core
-// when the product is large enough to be split (see prod.eval).
+// when the product is large enough to be split (see evalAll).
 func (s *Scheme) Decapsulate(uk *UserKey, hdr *Header, l policy.Level) (bls.Gt, error) {
 	var k bls.Gt
 	if !l.Valid() {
@@ -244,71 +202,41 @@ func (s *Scheme) Decapsulate(uk *UserKey, hdr *Header, l policy.Level) (bls.Gt, 
 	if !ok {
 		return k, &NotSatisfiedError{Level: l}
 	}
-	pr := prod{p: []*bls.G1{&uk.d}, q: []*bls.G2{hdr.c[hdr.owner(l)]}, signs: []int{1}}
-	pr.addPicks(d, picks, 1)
-	return *pr.eval(), nil
+	return *d.product(l, picks).eval(), nil
 }
 
 // DecapsulateAll returns the keys of every level the key satisfies, lowest
-// first (levels are nested, so these are Low up to some level). It shares
-// work between levels: K_low directly, then for each higher level ℓ with
-// extra conditions X
-//
-//	K_ℓ = K_(ℓ−1)^2 · e(D, C_ℓ − 2·C_(ℓ−1)) · Z_X,   Z_X = e(g1,g2)^(r·s_X)
-//
-// since s_ℓ = 2·s_(ℓ−1) − s_X and C_ℓ − 2·C_(ℓ−1) = h^(−s_X). The total is
-// 2·(leaves used) + 3 pairings in three products. It returns a
-// *NotSatisfiedError for Low if the key satisfies no level.
+// first (the predicates are nested, so these are Low up to some level). The
+// levels' encapsulations are independent, so each level costs its own
+// product of pairings; the products are evaluated together, spread over
+// the cores. It returns a *NotSatisfiedError for Low if the key satisfies
+// no level.
 func (s *Scheme) DecapsulateAll(uk *UserKey, hdr *Header) ([]bls.Gt, error) {
 	d, err := newDecCtx(uk, hdr)
 	if err != nil {
 		return nil, err
 	}
-	picks, ok := d.evalExtra(policy.Low)
-	if !ok {
-		return nil, &NotSatisfiedError{Level: policy.Low}
-	}
-	// Collect the three products first, then evaluate them together.
-	prs := []*prod{{p: []*bls.G1{&uk.d}, q: []*bls.G2{hdr.c[policy.Low]}, signs: []int{1}}}
-	prs[0].addPicks(d, picks, 1)
-	var step []*prod // per level above Low: nil = same key as below
-	for l := policy.Medium; l <= policy.High; l++ {
-		if hdr.policy.Extra(l) == nil {
-			step = append(step, nil)
+	var prs []*prod
+	var from []int // level → index into prs
+	for _, l := range policy.Levels {
+		if o := hdr.owner(l); o != l {
+			from = append(from, from[o])
 			continue
 		}
-		picks, ok := d.evalExtra(l)
+		picks, ok := d.evalLevel(l)
 		if !ok {
 			break
 		}
-		// T = C_ℓ − 2·C_owner(ℓ−1) = h^(−s_X)
-		t := new(bls.G2)
-		*t = *hdr.c[hdr.owner(l-1)]
-		t.Double()
-		t.Neg()
-		t.Add(t, hdr.c[l])
-		pr := &prod{}
-		if !t.IsIdentity() {
-			pr = &prod{p: []*bls.G1{&uk.d}, q: []*bls.G2{t}, signs: []int{1}}
-		}
-		pr.addPicks(d, picks, -1)
-		step = append(step, pr)
-		prs = append(prs, pr)
+		from = append(from, len(prs))
+		prs = append(prs, d.product(l, picks))
+	}
+	if len(prs) == 0 {
+		return nil, &NotSatisfiedError{Level: policy.Low}
 	}
 	vals := evalAll(prs)
-	keys := []bls.Gt{*vals[0]}
-	next := 1
-	for _, pr := range step {
-		prev := keys[len(keys)-1]
-		if pr == nil {
-			keys = append(keys, prev)
-			continue
-		}
-		var k bls.Gt
-		k.Sqr(&prev)
-		k.Mul(&k, vals[next])
-		next++
-		keys = append(keys, k)
+	keys := make([]bls.Gt, len(from))
+	for l, i := range from {
+		keys[l] = *vals[i]
 	}
 	return keys, nil
 }

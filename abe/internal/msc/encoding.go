@@ -24,7 +24,11 @@ var ErrMalformed = errors.New("msc: malformed encoding")
 //	public key  h:G2 Y:GT
 //	master key  α:Zr β:Zr
 //	user key    D:G1 n:u16 (tag[16] D_j:G1 D'_j:G2){n}   tags strictly increasing
-//	header      len:u32 record-policy (C_y:G2 C'_y:G1){leaves} C_ℓ:G2{levels with extras}
+//	header      len:u32 record-policy (C_ℓ:G2 (C_y:G2 C'_y:G1){leaves of P_ℓ}){levels with conditions of their own}
+//
+// The header's levels are those with conditions of their own, low first;
+// the leaves of each are those of its full predicate P_ℓ
+// (policy.Record.Level) in preorder.
 const (
 	g1Len = bls.G1SizeCompressed
 	g2Len = bls.G2SizeCompressed
@@ -36,7 +40,9 @@ const (
 	keyAttrSize   = tag.Size + g1Len + g2Len
 	leafSize      = g2Len + g1Len
 	// MaxHeaderLen bounds an encoded header.
-	MaxHeaderLen = 4 + 3*policy.MaxEncodedLen + 8 + policy.MaxLeaves*leafSize + policy.NumLevels*g2Len
+	// Each level repeats the leaves of the levels below it, so a header
+	// holds at most NumLevels·MaxLeaves leaves.
+	MaxHeaderLen = 4 + 3*policy.MaxEncodedLen + policy.NumLevels*(g2Len+policy.MaxLeaves*leafSize)
 	// MaxUserKeyLen bounds an encoded user key.
 	MaxUserKeyLen = g1Len + 2 + MaxKeyAttrs*keyAttrSize
 )
@@ -264,20 +270,23 @@ func (h *Header) MarshalBinary() ([]byte, error) {
 	}
 	b := make([]byte, 0, 4+len(pb)+len(h.leaves)*leafSize+policy.NumLevels*g2Len)
 	b = wire.AppendVarBytes32(b, pb)
-	for i := range h.leaves {
-		b = append(b, h.leaves[i].c.BytesCompressed()...)
-		b = append(b, h.leaves[i].cp.BytesCompressed()...)
-	}
-	for _, c := range h.c {
-		if c != nil {
-			b = append(b, c.BytesCompressed()...)
+	for _, l := range policy.Levels {
+		lc := h.lvl[l]
+		if lc == nil {
+			continue
+		}
+		b = append(b, lc.c.BytesCompressed()...)
+		for i := range lc.tree.NumLeaves() {
+			y := &h.leaves[lc.offset+i]
+			b = append(b, y.c.BytesCompressed()...)
+			b = append(b, y.cp.BytesCompressed()...)
 		}
 	}
 	return b, nil
 }
 
 // UnmarshalHeader decodes a header. The policy must be hidden; the numbers
-// of leaf and level elements follow from it and must match exactly.
+// of level and leaf elements follow from it and must match exactly.
 func UnmarshalHeader(b []byte) (*Header, error) {
 	if len(b) > MaxHeaderLen {
 		return nil, fmt.Errorf("%w: %d bytes, at most %d", ErrMalformed, len(b), MaxHeaderLen)
@@ -294,34 +303,32 @@ func UnmarshalHeader(b []byte) (*Header, error) {
 	if !rp.Hidden() {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, ErrNotHidden)
 	}
-	hdr := &Header{policy: rp}
-	nlevels := 0
-	for _, l := range policy.Levels {
-		if rp.Extra(l) != nil {
-			nlevels++
+	if err := validRecord(rp); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	hdr, err := newHeader(rp)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	want := len(hdr.leaves) * leafSize
+	for _, lc := range hdr.lvl {
+		if lc != nil {
+			want += g2Len
 		}
 	}
-	if want := rp.NumLeaves()*leafSize + nlevels*g2Len; r.Remaining() != want {
+	if r.Remaining() != want {
 		return nil, fmt.Errorf("%w: %d bytes of group elements, want %d", ErrMalformed, r.Remaining(), want)
 	}
-	hdr.leaves = make([]leafCT, 0, rp.NumLeaves())
+	jobs := make([]pointJob, 0, 2*len(hdr.leaves)+policy.NumLevels)
 	for _, l := range policy.Levels {
-		t := rp.Extra(l)
-		if t == nil {
+		lc := hdr.lvl[l]
+		if lc == nil {
 			continue
 		}
-		if err := collectTags(t.Root(), &hdr.leaves); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
-		}
-	}
-	jobs := make([]pointJob, 0, 2*len(hdr.leaves)+policy.NumLevels)
-	for i := range hdr.leaves {
-		jobs = append(jobs, pointJob{b: r.Bytes(g2Len), g2: &hdr.leaves[i].c}, pointJob{b: r.Bytes(g1Len), g1: &hdr.leaves[i].cp})
-	}
-	for _, l := range policy.Levels {
-		if rp.Extra(l) != nil {
-			hdr.c[l] = new(bls.G2)
-			jobs = append(jobs, pointJob{b: r.Bytes(g2Len), g2: hdr.c[l]})
+		jobs = append(jobs, pointJob{b: r.Bytes(g2Len), g2: &lc.c})
+		for i := range lc.tree.NumLeaves() {
+			y := &hdr.leaves[lc.offset+i]
+			jobs = append(jobs, pointJob{b: r.Bytes(g2Len), g2: &y.c}, pointJob{b: r.Bytes(g1Len), g1: &y.cp})
 		}
 	}
 	if err := done(r); err != nil {
@@ -361,8 +368,8 @@ func (h *Header) Equal(o *Header) bool {
 			return false
 		}
 	}
-	for i := range h.c {
-		if (h.c[i] == nil) != (o.c[i] == nil) || h.c[i] != nil && !h.c[i].IsEqual(o.c[i]) {
+	for i := range h.lvl {
+		if (h.lvl[i] == nil) != (o.lvl[i] == nil) || h.lvl[i] != nil && !h.lvl[i].c.IsEqual(&o.lvl[i].c) {
 			return false
 		}
 	}

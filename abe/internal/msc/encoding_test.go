@@ -126,7 +126,7 @@ func TestDecodingRejects(t *testing.T) {
 	// A header whose policy is not hidden.
 	clear, _ := policy.ParseRecord("low: role = doctor; high: trust >= 2")
 	cb, _ := clear.MarshalBinary()
-	hdrClear := &Header{policy: clear, leaves: hdr.leaves, c: hdr.c}
+	hdrClear := &Header{policy: clear, leaves: hdr.leaves, lvl: hdr.lvl}
 	_ = cb
 	if b, err := hdrClear.MarshalBinary(); err != nil {
 		t.Fatal(err)
@@ -159,7 +159,7 @@ func TestGolden(t *testing.T) {
 		}
 		sum.Write(b)
 	}
-	const want = "d2b50e601942062fb15725a4b7b11a334b295bf2c03a29eb5f1e8401188809da"
+	const want = "c2b47b26c84db714775c9c39f86d2f7e00504420f994e644cabe802e816eaaee"
 	if got := hex.EncodeToString(sum.Sum(nil)); got != want {
 		t.Fatalf("golden digest %s, want %s", got, want)
 	}

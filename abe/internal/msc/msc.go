@@ -1,8 +1,8 @@
-// Package msc implements MSC-CP-ABE as a key-encapsulation mechanism: the
-// BSW07 ciphertext-policy ABE scheme (Bethencourt, Sahai, Waters, IEEE S&P
-// 2007) on the asymmetric BLS12-381 pairing e: G1 × G2 → GT, with the three
-// sensitivity levels of a record nested in one access tree (file-hierarchy
-// CP-ABE): the secret of each lower level is a share of the next higher one.
+// Package msc implements medshare's hierarchical CP-ABE as a
+// key-encapsulation mechanism: one BSW07 encapsulation (Bethencourt, Sahai,
+// Waters, IEEE S&P 2007) per sensitivity level, each under that level's
+// full predicate and with its own secret, in one header, on the asymmetric
+// BLS12-381 pairing e: G1 × G2 → GT.
 //
 // Group placement. The attribute hash H maps into G1, and so do every key
 // element that involves it; everything the ciphertext raises g2 or h to lives
@@ -13,8 +13,9 @@
 //	user key     D   = g1^((α+r)/β)        ∈ G1
 //	             D_j = g1^r · H(j)^(r_j)   ∈ G1   for each attribute tag j
 //	             D'_j = g2^(r_j)           ∈ G2
-//	ciphertext   C_ℓ = h^(s_ℓ)             ∈ G2   for each level node ℓ
-//	             C_y = g2^(q_y(0))         ∈ G2   for each leaf y
+//	ciphertext   for each level ℓ with conditions of its own:
+//	             C_ℓ = h^(s_ℓ)             ∈ G2
+//	             C_y = g2^(q_y(0))         ∈ G2   for each leaf y of P_ℓ
 //	             C'_y = H(att(y))^(q_y(0)) ∈ G1
 //	level key    K_ℓ = Y^(s_ℓ) = e(g1,g2)^(α s_ℓ)
 //
@@ -24,21 +25,27 @@
 // the variable-base ones (on hashed points) are in the cheaper G1, and
 // hashing to G1 is about five times cheaper than to G2.
 //
-// Nesting. With extra conditions L, M and H for the three levels, the tree is
+// Levels. With extra conditions L, M and H, the full predicates are
+// P_low = L, P_medium = L ∧ M and P_high = L ∧ M ∧ H. Each level with
+// conditions of its own gets an independent secret s_ℓ, shared over the
+// tree of P_ℓ as in BSW07 (a degree k−1 polynomial per k-of-n gate); a level
+// without conditions of its own has the predicate, encapsulation and key of
+// the level below (the caller separates the level keys by key derivation).
+// Nothing but the public key and the attribute points H(·) is shared
+// between the levels, so each level is a plain BSW07 ciphertext under its
+// full predicate, and what a key learns about one level's secret says
+// nothing about another's. (The paper's construction nested the levels —
+// s_low and s_M were shares of s_medium — and published enough for two keys
+// to combine K_low with e(g1,g2)^(α·s_M) into K_medium; see the attack tests
+// and docs/abe.md.)
 //
-//	high node   = 2-of-2(medium node, H)     s_medium = q_high(1),  s_H = q_high(2)
-//	medium node = 2-of-2(low node, M)        s_low    = q_medium(1), s_M = q_medium(2)
-//	low node    = L                          q_L(0) = s_low
-//
-// and a level without extra conditions is the same node as the level below
-// (same secret, no own C_ℓ). Decrypting level ℓ evaluates the subtree of its
-// node and computes
+// Decrypting level ℓ evaluates P_ℓ and computes
 //
 //	K_ℓ = e(D, C_ℓ) · Π_y e(D_j^Δy, C_y)^-1 · e(C'_y^Δy, D'_j)
 //
 // as one product of pairings (circl's ProdPairFrac: one final
 // exponentiation), where Δy is the product of Lagrange coefficients from y
-// up to the level node. The coefficients are pushed into G1 elements; for
+// up to the root of P_ℓ. The coefficients are pushed into G1 elements; for
 // AND/OR trees they are small integers and are applied with a short
 // variable-time multiplication (they are public).
 //
@@ -113,19 +120,53 @@ func (k *UserKey) find(t tag.Tag) int {
 	return i
 }
 
-// Header is the ABE part of a ciphertext: the hidden record policy, one
-// (C_y, C'_y) pair per leaf in preorder (low's tree, then medium's, then
-// high's), and C_ℓ for each level that has its own node.
+// Header is the ABE part of a ciphertext: the hidden record policy and, for
+// each level with conditions of its own, an independent encapsulation under
+// the level's full predicate: C_ℓ and one (C_y, C'_y) pair per leaf of the
+// predicate's tree, in preorder.
 type Header struct {
 	policy *policy.Record
-	leaves []leafCT
-	c      [policy.NumLevels]*bls.G2 // nil for a level without extra conditions
+	leaves []leafCT                   // every level's leaves, low's first
+	lvl    [policy.NumLevels]*levelCT // nil for a level without conditions of its own
+}
+
+// levelCT is the encapsulation of one level.
+type levelCT struct {
+	tree   *policy.Tree // the level's full predicate, policy.Record.Level
+	c      bls.G2       // h^(s_ℓ)
+	offset int          // index of the tree's first leaf in Header.leaves
 }
 
 type leafCT struct {
 	t  tag.Tag
 	c  bls.G2 // g2^(q_y(0))
 	cp bls.G1 // H(t)^(q_y(0))
+}
+
+// newHeader lays out a header for rp: the tree, leaf tags and leaf offset of
+// every level with conditions of its own; the group elements are left zero.
+func newHeader(rp *policy.Record) (*Header, error) {
+	hdr := &Header{policy: rp}
+	for _, l := range policy.Levels {
+		if rp.Extra(l) == nil {
+			continue
+		}
+		lc := &levelCT{tree: rp.Level(l), offset: len(hdr.leaves)}
+		if err := collectTags(lc.tree.Root(), &hdr.leaves); err != nil {
+			return nil, err
+		}
+		hdr.lvl[l] = lc
+	}
+	return hdr, nil
+}
+
+// owner returns the level whose encapsulation serves level l: the nearest
+// level at or below l with conditions of its own (same predicate).
+func (h *Header) owner(l policy.Level) policy.Level {
+	for l > policy.Low && h.lvl[l] == nil {
+		l--
+	}
+	return l
 }
 
 // Policy returns the hidden record policy the header was encrypted under.
@@ -232,8 +273,10 @@ func (s *Scheme) KeyGen(rand io.Reader, msk *MasterKey, tags []tag.Tag) (*UserKe
 }
 
 // Encapsulate encrypts under the hidden record policy rp and returns the
-// header and the level keys K_low, K_medium, K_high (a level without extra
-// conditions has the key of the level below; the caller separates them by
+// header and the level keys K_low, K_medium, K_high. Every level with
+// conditions of its own gets a fresh secret s_ℓ, shared over its full
+// predicate independently of the other levels; a level without conditions
+// of its own has the key of the level below (the caller separates them by
 // key derivation).
 func (s *Scheme) Encapsulate(rand io.Reader, pk *PublicKey, rp *policy.Record) (*Header, [policy.NumLevels]bls.Gt, error) {
 	var keys [policy.NumLevels]bls.Gt
@@ -249,41 +292,28 @@ func (s *Scheme) Encapsulate(rand io.Reader, pk *PublicKey, rp *policy.Record) (
 	if err := validRecord(rp); err != nil {
 		return nil, keys, err
 	}
-
-	// Level secrets, from the top: s_lower = q(1), s_extra = q(2) with
-	// q(x) = s_upper + a·x.
-	var secrets, extraSecrets [policy.NumLevels]bls.Scalar
-	if err := randomNonZero(rand, &secrets[policy.High]); err != nil {
+	hdr, err := newHeader(rp)
+	if err != nil {
 		return nil, keys, err
 	}
-	for l := policy.High; l > policy.Low; l-- {
-		if rp.Extra(l) == nil {
-			secrets[l-1] = secrets[l]
-			continue
-		}
-		var a bls.Scalar
-		if err := randomNonZero(rand, &a); err != nil {
-			return nil, keys, err
-		}
-		secrets[l-1].Add(&secrets[l], &a)
-		extraSecrets[l].Add(&secrets[l-1], &a)
-	}
-	extraSecrets[policy.Low] = secrets[policy.Low]
 
-	// Share the secrets (scalars only, reading rand sequentially), then
-	// compute every group element in parallel.
-	hdr := &Header{policy: rp, leaves: make([]leafCT, 0, rp.NumLeaves())}
-	shares := make([]bls.Scalar, 0, rp.NumLeaves())
+	// Draw the secrets and share them (scalars only, reading rand
+	// sequentially: low, medium, high), then compute every group element in
+	// parallel.
+	var secrets [policy.NumLevels]bls.Scalar
+	shares := make([]bls.Scalar, 0, len(hdr.leaves))
 	var owners []policy.Level
 	for _, l := range policy.Levels {
-		t := rp.Extra(l)
-		if t == nil {
+		lc := hdr.lvl[l]
+		if lc == nil {
 			continue
 		}
-		if err := share(rand, hdr, &shares, t.Root(), &extraSecrets[l]); err != nil {
+		if err := randomNonZero(rand, &secrets[l]); err != nil {
 			return nil, keys, err
 		}
-		hdr.c[l] = new(bls.G2)
+		if err := share(rand, &shares, lc.tree.Root(), &secrets[l]); err != nil {
+			return nil, keys, err
+		}
 		owners = append(owners, l)
 	}
 	nl := len(hdr.leaves)
@@ -296,14 +326,14 @@ func (s *Scheme) Encapsulate(rand io.Reader, pk *PublicKey, rp *policy.Record) (
 			lc.cp.ScalarMult(&shares[i], &hp)
 		case i < nl+len(owners):
 			l := owners[i-nl]
-			hdr.c[l].ScalarMult(&secrets[l], &pk.h)
+			hdr.lvl[l].c.ScalarMult(&secrets[l], &pk.h)
 		default:
 			l := owners[i-nl-len(owners)]
 			keys[l].Exp(&pk.y, &secrets[l])
 		}
 	})
 	for l := policy.Medium; l <= policy.High; l++ {
-		if hdr.c[l] == nil {
+		if hdr.lvl[l] == nil {
 			keys[l] = keys[l-1]
 		}
 	}
@@ -311,15 +341,10 @@ func (s *Scheme) Encapsulate(rand io.Reader, pk *PublicKey, rp *policy.Record) (
 }
 
 // share splits secret over the subtree n (BSW07: a degree k-1 polynomial per
-// k-of-n gate, child i gets q(i)) and appends each leaf's tag to hdr.leaves
-// and its share to shares, in preorder.
-func share(rand io.Reader, hdr *Header, shares *[]bls.Scalar, n *policy.Node, secret *bls.Scalar) error {
+// k-of-n gate, child i gets q(i)) and appends each leaf's share to shares,
+// in preorder.
+func share(rand io.Reader, shares *[]bls.Scalar, n *policy.Node, secret *bls.Scalar) error {
 	if n.IsLeaf() {
-		t, err := tag.ParseTag(n.Leaf())
-		if err != nil {
-			return ErrNotHidden
-		}
-		hdr.leaves = append(hdr.leaves, leafCT{t: t})
 		*shares = append(*shares, *secret)
 		return nil
 	}
@@ -340,7 +365,7 @@ func share(rand io.Reader, hdr *Header, shares *[]bls.Scalar, n *policy.Node, se
 			q.Mul(&q, &x)
 			q.Add(&q, &coef[j])
 		}
-		if err := share(rand, hdr, shares, n.Child(i), &q); err != nil {
+		if err := share(rand, shares, n.Child(i), &q); err != nil {
 			return err
 		}
 	}

@@ -120,3 +120,40 @@ func TestDSL(t *testing.T) {
 		t.Fatalf("clear tree: %v", err)
 	}
 }
+
+// TestUncheckedDecrypt skips Decapsulate's policy pre-check and hands each
+// level's tkn20 ciphertext straight to circl with keys that do not satisfy
+// it, the review's coalitions included: circl refuses every one. (tkn20's
+// own collusion resistance covers combining keys, since each level is a
+// separate tkn20 ciphertext under the level's full predicate.)
+func TestUncheckedDecrypt(t *testing.T) {
+	pk, msk, err := Setup(rng(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp, _ := policy.ParseRecord("low: role = doctor and epoch = 5; medium: trust >= 2; high: identity >= 3 and specialty = cardiology")
+	rp = rp.Hide(tk)
+	hdr, seeds, err := Encapsulate(rng(6), pk, rp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, attrs := range [][]string{
+		{"role=doctor", "trust>=1", "epoch=5"},
+		{"role=nurse", "trust>=1", "trust>=2", "identity>=3", "specialty=cardiology", "epoch=5"},
+		{"role=doctor", "trust>=1", "trust>=2", "identity>=3", "specialty=cardiology", "epoch=4"},
+	} {
+		uk, err := KeyGen(rng(7), msk, tk.Tags(attrs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range policy.Levels {
+			if rp.Satisfied(l, uk.has) {
+				continue
+			}
+			seed, err := uk.ak.Decrypt(hdr.cts[l])
+			if err == nil || bytes.Equal(seed, seeds[l]) {
+				t.Errorf("%v opened level %s without the policy check", attrs, l)
+			}
+		}
+	}
+}
