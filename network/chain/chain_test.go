@@ -35,6 +35,8 @@ type cluster struct {
 	cfg      *channel.Config
 	registry []executor.Registry
 	raftCfg  consensus.Config
+	// wrapPeers, when set, wraps node i's view of its peers.
+	wrapPeers func(i int, p chain.Peers) chain.Peers
 }
 
 func testRaftConfig() consensus.Config {
@@ -107,7 +109,16 @@ func (cl *cluster) opts(i int) chain.Options {
 		Raft:      cl.raftCfg,
 		Mux:       cl.muxes[i],
 		Forwarder: forwarder{cl},
+		Peers:     cl.peers(i),
 	}
+}
+
+func (cl *cluster) peers(i int) chain.Peers {
+	var p chain.Peers = peers{cl}
+	if cl.wrapPeers != nil {
+		p = cl.wrapPeers(i, p)
+	}
+	return p
 }
 
 func (cl *cluster) start(i int, join bool) {
@@ -160,6 +171,56 @@ func (f forwarder) Forward(ctx context.Context, leader *pb.NodeInfo, ch string, 
 		}
 	}
 	return nil, errors.New("leader unreachable")
+}
+
+// peers reaches the other nodes in process.
+type peers struct{ cl *cluster }
+
+func (p peers) node(id string) (*chain.Chain, error) {
+	for j, n := range p.cl.f.Config.Nodes {
+		if n.GetId() == id {
+			if c := p.cl.chain(j); c != nil {
+				return c, nil
+			}
+		}
+	}
+	return nil, errors.New("node unreachable")
+}
+
+func (p peers) ChainInfo(ctx context.Context, node *pb.NodeInfo, ch string) (*pb.ChainInfo, error) {
+	c, err := p.node(node.GetId())
+	if err != nil {
+		return nil, err
+	}
+	return c.Info(), nil
+}
+
+func (p peers) ReadIndex(ctx context.Context, node *pb.NodeInfo, ch string) (uint64, error) {
+	c, err := p.node(node.GetId())
+	if err != nil {
+		return 0, err
+	}
+	return c.ReadIndex(ctx)
+}
+
+func (p peers) Blocks(ctx context.Context, node *pb.NodeInfo, ch string, from, to uint64, fn func(*pb.Block) error) error {
+	c, err := p.node(node.GetId())
+	if err != nil {
+		return err
+	}
+	if c.Halted() {
+		return chain.ErrHalted
+	}
+	for n := from; n < to && n < c.Store().Height(); n++ {
+		b, err := c.Store().Block(n)
+		if err != nil {
+			return err
+		}
+		if err := fn(b); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // waitLeader waits until some running node leads, and returns its index.
