@@ -130,12 +130,18 @@ func TestTenThousandTransactionsConverge(t *testing.T) {
 		}
 	}
 	// Stop the nodes and re-verify every ledger from scratch.
+	stopAndVerify(t, n, nettest.DefaultChannels...)
+}
+
+// stopAndVerify stops the network and runs "medshare ledger verify" on
+// every node's ledger of the channels.
+func stopAndVerify(t *testing.T, n *nettest.Network, channels ...string) {
+	t.Helper()
 	n.Stop()
 	for i := range n.Nodes {
-		for _, ch := range nettest.DefaultChannels {
-			out, err := n.Verify(i, ch)
-			if err != nil || !strings.Contains(out, "OK:") {
-				t.Errorf("node %d %s: ledger verify: %v\n%s", i, ch, err, out)
+		for _, ch := range channels {
+			if out, err := n.Verify(i, ch); err != nil || !strings.Contains(out, "OK:") {
+				t.Errorf("node%d %s: ledger verify: %v\n%s", i, ch, err, out)
 			}
 		}
 	}
@@ -357,12 +363,7 @@ func TestKillFollowerThenLeader(t *testing.T) {
 	}
 	t.Logf("%d distinct valid transactions in %d blocks; %d resubmitted duplicates rejected", len(valid), info.GetHeight(), dups)
 	assertNoAlerts(t, n, ch)
-	n.Stop()
-	for i := range n.Nodes {
-		if out, err := n.Verify(i, ch); err != nil || !strings.Contains(out, "OK:") {
-			t.Errorf("node%d: ledger verify: %v\n%s", i, err, out)
-		}
-	}
+	stopAndVerify(t, n, ch)
 }
 
 // TestLedgerVerifyNamesTamperedBlock changes one byte of a stored block and
@@ -596,21 +597,7 @@ func TestPeersDetectCorruptedNode(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	db, err := kvstore.Open(n.LedgerDir(2, ch), nil, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, closer, err := db.Get([]byte("mlthash"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lt := append([]byte(nil), v...)
-	closer.Close()
-	lt[100] ^= 0x01
-	if err := db.Set([]byte("mlthash"), lt, pebble.Sync); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	corruptStateHash(t, n, 2, ch)
 	if err := n.Restart(ctx, 2); err != nil {
 		t.Fatal(err)
 	}
@@ -649,6 +636,27 @@ func TestPeersDetectCorruptedNode(t *testing.T) {
 	}
 	// The healthy majority goes on.
 	if _, err := kv.SubmitTransaction("Put", "c", "3"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// corruptStateHash flips one bit of the world-state hash stored in stopped
+// node i's ledger of ch: the node then computes wrong state hashes.
+func corruptStateHash(t *testing.T, n *nettest.Network, i int, ch string) {
+	t.Helper()
+	db, err := kvstore.Open(n.LedgerDir(i, ch), nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	v, closer, err := db.Get([]byte("mlthash"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lt := append([]byte(nil), v...)
+	closer.Close()
+	lt[100] ^= 0x01
+	if err := db.Set([]byte("mlthash"), lt, pebble.Sync); err != nil {
 		t.Fatal(err)
 	}
 }

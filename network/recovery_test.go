@@ -10,17 +10,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/medshare/medshare/internal/kvstore"
 	"github.com/medshare/medshare/network/client"
 	"github.com/medshare/medshare/network/nettest"
 	"github.com/medshare/medshare/network/pb"
 )
 
-// info polls node i's view of a channel until cond holds or the deadline
+// waitInfo polls node i's view of a channel until cond holds or the deadline
 // passes; it returns the last info seen and whether cond held.
 func waitInfo(t *testing.T, n *nettest.Network, i int, ch string, within time.Duration, cond func(*pb.ChainInfo) bool) (*pb.ChainInfo, bool) {
 	t.Helper()
@@ -79,21 +77,7 @@ func haltFollower(t *testing.T, n *nettest.Network, ch string) int {
 		t.Fatal(err)
 	}
 	waitLeaderAmong(t, n, (x+1)%3, ch, (x+1)%3, (x+2)%3)
-	db, err := kvstore.Open(n.LedgerDir(x, ch), nil, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, closer, err := db.Get([]byte("mlthash"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lt := append([]byte(nil), v...)
-	closer.Close()
-	lt[100] ^= 0x01
-	if err := db.Set([]byte("mlthash"), lt, pebble.Sync); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	corruptStateHash(t, n, x, ch)
 	if err := n.Restart(ctx, x); err != nil {
 		t.Fatal(err)
 	}
@@ -254,12 +238,7 @@ func TestHaltIsPersistentAndRecoverable(t *testing.T) {
 	if _, err := n.WaitConverged(ctx, ch); err != nil {
 		t.Fatal(err)
 	}
-	n.Stop()
-	for i := range n.Nodes {
-		if out, err := n.Verify(i, ch); err != nil || !strings.Contains(out, "OK:") {
-			t.Errorf("node%d: ledger verify: %v\n%s", i, err, out)
-		}
-	}
+	stopAndVerify(t, n, ch)
 }
 
 // TestCheckpointInstallSurvivesKill (issue 10, hole 4): a follower that
@@ -336,12 +315,7 @@ func TestCheckpointInstallSurvivesKill(t *testing.T) {
 			t.Logf("node%d: %s", f, line)
 		}
 	}
-	n.Stop()
-	for i := range n.Nodes {
-		if out, err := n.Verify(i, ch); err != nil || !strings.Contains(out, "OK:") {
-			t.Errorf("node%d: ledger verify: %v\n%s", i, err, out)
-		}
-	}
+	stopAndVerify(t, n, ch)
 }
 
 // fill commits small blocks through node via from 8 clients until the

@@ -175,15 +175,8 @@ func (c *Chain) catchUpAtStart(cp checkpoint) {
 	defer c.catchingUp.Store(false)
 	c.applyMu.Lock()
 	defer c.applyMu.Unlock()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := c.untilClosed(0)
 	defer cancel()
-	go func() {
-		select {
-		case <-c.closed:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	for ctx.Err() == nil {
 		err := c.installCheckpoint(ctx, cp)
 		if err == nil || errors.Is(err, ErrHalted) {
@@ -191,4 +184,24 @@ func (c *Chain) catchUpAtStart(cp checkpoint) {
 		}
 		c.log.Warn("catching up with the newest snapshot failed; retrying", "err", err)
 	}
+}
+
+// untilClosed returns a context that ends when the chain closes, or after
+// timeout if it is positive.
+func (c *Chain) untilClosed(timeout time.Duration) (context.Context, context.CancelFunc) {
+	var ctx context.Context
+	var cancel context.CancelFunc
+	if timeout > 0 {
+		ctx, cancel = context.WithTimeout(context.Background(), timeout)
+	} else {
+		ctx, cancel = context.WithCancel(context.Background())
+	}
+	go func() {
+		select {
+		case <-c.closed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
 }

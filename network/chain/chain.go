@@ -771,7 +771,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 		// checkpoint, an operator's recovery). Fetch them from the peers;
 		// if they cannot be had, the entry is rejected below.
 		c.log.Warn("the ledger is behind the Raft log: fetching the missing blocks from peers", "height", height, "block", n)
-		ctx, cancel := context.WithTimeout(context.Background(), gapBudget)
+		ctx, cancel := c.untilClosed(gapBudget)
 		c.catchingUp.Store(true)
 		err := c.pullTo(ctx, n, nil)
 		c.catchingUp.Store(false)
@@ -943,15 +943,8 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	}
 	c.catchingUp.Store(true)
 	defer c.catchingUp.Store(false)
-	ctx, cancel := context.WithTimeout(context.Background(), c.opts.CatchUpTimeout)
+	ctx, cancel := c.untilClosed(c.opts.CatchUpTimeout)
 	defer cancel()
-	go func() {
-		select {
-		case <-c.closed:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	return c.installCheckpoint(ctx, cp)
 }
 

@@ -28,7 +28,7 @@ type pendingTx struct {
 // strand a failed block's transactions there).
 type queue struct {
 	mu       sync.Mutex
-	open_    bool
+	isOpen   bool
 	txs      []pendingTx
 	ids      map[string]bool
 	bytes    int
@@ -44,7 +44,7 @@ func newQueue(maxTxs, maxBytes int) *queue {
 // open lets the queue take transactions: this node leads.
 func (q *queue) open() {
 	q.mu.Lock()
-	q.open_ = true
+	q.isOpen = true
 	q.mu.Unlock()
 }
 
@@ -53,7 +53,7 @@ func (q *queue) open() {
 func (q *queue) add(id string, raw []byte, now time.Time) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if !q.open_ {
+	if !q.isOpen {
 		return ErrNotLeader
 	}
 	if q.ids[id] {
@@ -76,7 +76,7 @@ func (q *queue) add(id string, raw []byte, now time.Time) error {
 func (q *queue) drain() []pendingTx {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.open_ = false
+	q.isOpen = false
 	out := q.txs
 	q.txs, q.ids, q.bytes = nil, make(map[string]bool), 0
 	return out
@@ -87,7 +87,7 @@ func (q *queue) drain() []pendingTx {
 func (q *queue) requeue(txs []pendingTx) []pendingTx {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if !q.open_ {
+	if !q.isOpen {
 		return txs
 	}
 	var keep []pendingTx

@@ -14,8 +14,6 @@ import (
 
 	"github.com/medshare/medshare/internal/kvstore"
 	"github.com/medshare/medshare/network/chain"
-	"github.com/medshare/medshare/network/chaincode"
-	"github.com/medshare/medshare/network/executor"
 	"github.com/medshare/medshare/network/kvcc"
 	"github.com/medshare/medshare/network/pb"
 )
@@ -167,82 +165,6 @@ func TestCheckpointBeyondPeersChangesNothing(t *testing.T) {
 		t.Fatalf("ledger changed: height %d -> %d", h, h2)
 	}
 	verifies(t, c, "after a failed install")
-}
-
-// TestHaltedNodeStaysHaltedUntilRecovered (issue 10, holes 2 and 3): the
-// divergent node of TestDivergentNodeIsDetected records its halt, stops
-// its Raft member, and refuses service — also after a restart — while the
-// others go on; once its chaincode is fixed and an operator ran Recover, it
-// re-executes the block it halted at and catches up.
-func TestHaltedNodeStaysHaltedUntilRecovered(t *testing.T) {
-	cl := newCluster(t, 3, testRaftConfig())
-	bad, err := chaincode.New(&divergent{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	leader := cl.waitLeader()
-	cl.deploy()
-	x := (leader + 1) % 3
-	honest := cl.registry[x]
-	cl.stop(x)
-	cl.registry[x] = executor.Registry{kvcc.Name: executor.Instance(bad)}
-	cl.start(x, false)
-	if r, err := cl.submit(leader, 0, kvcc.Name, "Put", "k", "v"); err != nil || r.Result.GetCode() != pb.ValidationCode_VALID {
-		t.Fatalf("submit: %v %v", err, r.Result)
-	}
-	waitUntil(t, "the divergent node halts", 10*time.Second, func() bool { return cl.chain(x).Info().GetHalted() })
-	dir := cl.opts(x).Dir
-	if reason, halted, err := chain.Halted(dir); !halted || err != nil || reason == "" {
-		t.Fatalf("halt not recorded: %q %v %v", reason, halted, err)
-	}
-	// Its Raft member stops: it is no longer anybody's leader or voter.
-	waitUntil(t, "the halted node's Raft member stops", 10*time.Second, func() bool { return cl.chain(x).RaftState() == "Shutdown" })
-	other := 3 - leader - x
-	for i := range 10 {
-		if r, err := cl.submit(other, 1, kvcc.Name, "Put", "after-"+strconv.Itoa(i), "v"); err != nil || r.Result.GetCode() != pb.ValidationCode_VALID {
-			t.Fatalf("honest nodes stopped: %v %v", err, r.Result)
-		}
-	}
-	refuses := func(c *chain.Chain) {
-		t.Helper()
-		env, id := cl.f.Envelope(t, cl.f.Orgs[0].Client, time.Now(), kvcc.Name, "Get", "k")
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		if _, _, err := c.Evaluate(ctx, env, chain.ReadOptions{}); !errors.Is(err, chain.ErrHalted) {
-			t.Fatalf("halted node evaluates: %v", err)
-		}
-		if _, _, err := c.Submit(ctx, env); !errors.Is(err, chain.ErrHalted) {
-			t.Fatalf("halted node accepts submissions: %v", err)
-		}
-		if _, err := c.WaitCommit(ctx, id); !errors.Is(err, chain.ErrHalted) {
-			t.Fatalf("halted node waits for commits: %v", err)
-		}
-	}
-	refuses(cl.chain(x))
-	cl.stop(x)
-	cl.start(x, false)
-	if info := cl.chain(x).Info(); !info.GetHalted() || info.GetAlert() == "" || info.GetLeader() != "" || cl.chain(x).RaftState() != "none" {
-		t.Fatalf("after a restart: %+v, Raft %s", info, cl.chain(x).RaftState())
-	}
-	refuses(cl.chain(x))
-	cl.stop(x)
-	cl.registry[x] = honest
-	rep, err := chain.Recover(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !rep.WasHalted || rep.Kept != rep.Held || !rep.Verified.OK() || rep.Damaged != "" {
-		t.Fatalf("recovery of a sound ledger: %+v", rep)
-	}
-	if _, halted, _ := chain.Halted(dir); halted {
-		t.Fatal("recovery left the halt record")
-	}
-	cl.start(x, false)
-	cl.converge()
-	if v, _ := cl.chain(x).Store().Get(kvcc.Name, "k"); string(v) != "v" {
-		t.Fatalf("recovered node: k = %q", v)
-	}
-	verifies(t, cl.chain(x), "recovered")
 }
 
 // TestRecoverRebuildsDamagedLedger: Recover rebuilds a ledger whose stored
