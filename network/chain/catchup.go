@@ -77,7 +77,7 @@ func (c *Chain) pullTo(ctx context.Context, target uint64, want *block.Hash) err
 		case <-ctx.Done():
 			return fmt.Errorf("%w: at height %d of %d: %v", ErrCatchingUp, c.store.Height(), target, ctx.Err())
 		case <-c.closed:
-			return errors.New("chain: closed")
+			return ErrClosed
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 2*time.Second)
