@@ -153,7 +153,8 @@ func (c *Chain) resendLoop() {
 			}
 			if chainTime-tx.ts > skew {
 				// Every later block is too late for it: it cannot commit
-				// as valid any more. Its client learns so from its wait.
+				// as valid any more; its client's wait ends with an
+				// unknown outcome, which a lookup settles.
 				c.accepted.forget(id)
 				continue
 			}
