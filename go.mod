@@ -3,6 +3,7 @@ module github.com/medshare/medshare
 go 1.26.8
 
 require (
+	github.com/anishathalye/porcupine v1.3.1
 	github.com/cloudflare/circl v1.6.5
 	github.com/cockroachdb/pebble/v2 v2.1.7
 	github.com/google/fhir/go v0.7.4

@@ -130,12 +130,18 @@ func TestTenThousandTransactionsConverge(t *testing.T) {
 		}
 	}
 	// Stop the nodes and re-verify every ledger from scratch.
+	stopAndVerify(t, n, nettest.DefaultChannels...)
+}
+
+// stopAndVerify stops the network and runs "medshare ledger verify" on
+// every node's ledger of the channels.
+func stopAndVerify(t *testing.T, n *nettest.Network, channels ...string) {
+	t.Helper()
 	n.Stop()
 	for i := range n.Nodes {
-		for _, ch := range nettest.DefaultChannels {
-			out, err := n.Verify(i, ch)
-			if err != nil || !strings.Contains(out, "OK:") {
-				t.Errorf("node %d %s: ledger verify: %v\n%s", i, ch, err, out)
+		for _, ch := range channels {
+			if out, err := n.Verify(i, ch); err != nil || !strings.Contains(out, "OK:") {
+				t.Errorf("node%d %s: ledger verify: %v\n%s", i, ch, err, out)
 			}
 		}
 	}
@@ -262,25 +268,45 @@ func (l *load) finish() []string {
 // submit, restarts it, then kills the leader: commits continue with a
 // follower down, resume after the failover, both nodes catch up after their
 // restart, and every transaction a client saw committed is on every node.
+// Raft snapshots every 64 blocks here, so the others compact their logs
+// while the follower is down and it catches up by installing a checkpoint.
+// At the end no node raised an alert and every ledger verifies.
 func TestKillFollowerThenLeader(t *testing.T) {
 	const ch = "main"
-	n := startNetwork(t, nettest.Options{Channels: []string{ch}, Raft: fastRaft, Batch: &pb.BatchConfig{MaxMessageCount: 200, TimeoutMillis: 20}})
+	raft := fastRaft
+	raft.SnapshotThreshold, raft.TrailingLogs, raft.SnapshotInterval = 64, 16, 300*time.Millisecond
+	n := startNetwork(t, nettest.Options{Channels: []string{ch}, Raft: raft, Batch: &pb.BatchConfig{MaxMessageCount: 200, TimeoutMillis: 20}})
 	l := startLoad(t, n, ch, 12)
 	l.waitProgress(t, 100, "at start")
 
 	leader := leaderOf(t, n, 0, ch)
 	follower := (leader + 1) % 3
-	t.Logf("killing follower node%d", follower)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	down, err := n.Info(ctx, leader, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("killing follower node%d at height %d", follower, down.GetHeight())
 	if err := n.Kill(follower); err != nil {
 		t.Fatal(err)
 	}
 	l.waitProgress(t, 200, "with a follower down")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	// Far enough behind that the others' logs no longer reach back to it.
+	if info, ok := waitInfo(t, n, leader, ch, time.Minute, func(i *pb.ChainInfo) bool { return i.GetHeight() > down.GetHeight()+160 }); !ok {
+		t.Fatalf("the channel did not grow by 160 blocks: %v", info)
+	}
+	time.Sleep(time.Second) // a snapshot and log compaction on the others
 	if err := n.Restart(ctx, follower); err != nil {
 		t.Fatal(err)
 	}
 	l.waitProgress(t, 100, "after the follower restarted")
+	if _, ok := waitInfo(t, n, follower, ch, time.Minute, func(i *pb.ChainInfo) bool { return !i.GetCatchingUp() }); !ok {
+		t.Fatalf("node%d did not catch up", follower)
+	}
+	if !strings.Contains(n.Logs(follower), "checkpoint installed") {
+		t.Fatalf("node%d caught up without installing a checkpoint (no snapshot taken?)", follower)
+	}
 
 	leader = leaderOf(t, n, follower, ch)
 	t.Logf("killing leader node%d", leader)
@@ -336,6 +362,8 @@ func TestKillFollowerThenLeader(t *testing.T) {
 		}
 	}
 	t.Logf("%d distinct valid transactions in %d blocks; %d resubmitted duplicates rejected", len(valid), info.GetHeight(), dups)
+	assertNoAlerts(t, n, ch)
+	stopAndVerify(t, n, ch)
 }
 
 // TestLedgerVerifyNamesTamperedBlock changes one byte of a stored block and
@@ -569,21 +597,7 @@ func TestPeersDetectCorruptedNode(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	db, err := kvstore.Open(n.LedgerDir(2, ch), nil, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, closer, err := db.Get([]byte("mlthash"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lt := append([]byte(nil), v...)
-	closer.Close()
-	lt[100] ^= 0x01
-	if err := db.Set([]byte("mlthash"), lt, pebble.Sync); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	corruptStateHash(t, n, 2, ch)
 	if err := n.Restart(ctx, 2); err != nil {
 		t.Fatal(err)
 	}
@@ -622,6 +636,27 @@ func TestPeersDetectCorruptedNode(t *testing.T) {
 	}
 	// The healthy majority goes on.
 	if _, err := kv.SubmitTransaction("Put", "c", "3"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// corruptStateHash flips one bit of the world-state hash stored in stopped
+// node i's ledger of ch: the node then computes wrong state hashes.
+func corruptStateHash(t *testing.T, n *nettest.Network, i int, ch string) {
+	t.Helper()
+	db, err := kvstore.Open(n.LedgerDir(i, ch), nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	v, closer, err := db.Get([]byte("mlthash"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lt := append([]byte(nil), v...)
+	closer.Close()
+	lt[100] ^= 0x01
+	if err := db.Set([]byte("mlthash"), lt, pebble.Sync); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/medshare/medshare/internal/kubo"
+	"github.com/medshare/medshare/network/chain"
 	"github.com/medshare/medshare/network/channel"
 	"github.com/medshare/medshare/network/client"
 	"github.com/medshare/medshare/network/cryptogen"
@@ -340,8 +341,11 @@ func runStatus(args []string, stdout io.Writer) error {
 	fmt.Fprintln(tw, "CHANNEL\tHEIGHT\tBLOCK HASH\tSTATE HASH\tLEADER\tSTATUS")
 	for _, c := range h.GetChannels() {
 		st := "ok"
-		if c.GetHalted() {
-			st = "HALTED: " + c.GetAlert()
+		switch {
+		case c.GetHalted():
+			st = "HALTED: " + c.GetAlert() + " (stop the node, then: medshare ledger recover --dir DATA/channels/" + c.GetChannel() + ")"
+		case c.GetCatchingUp():
+			st = "catching up (serves no reads yet)"
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%x\t%x\t%s\t%s\n", c.GetChannel(), c.GetHeight(), c.GetCurrentHash()[:8], c.GetStateHash()[:8], c.GetLeader(), st)
 	}
@@ -353,9 +357,12 @@ func runStatus(args []string, stdout io.Writer) error {
 }
 
 func runLedger(args []string, stdout io.Writer) error {
-	_, args, err := subcommand(args, "verify")
+	verb, args, err := subcommand(args, "verify", "recover")
 	if err != nil {
 		return err
+	}
+	if verb == "recover" {
+		return runLedgerRecover(args, stdout)
 	}
 	fs := flag.NewFlagSet("ledger verify", flag.ContinueOnError)
 	dir := fs.String("dir", "", "a channel's ledger directory (DATA/channels/CHANNEL/ledger); the node must be stopped")
@@ -384,4 +391,41 @@ func runLedger(args []string, stdout io.Writer) error {
 		fmt.Fprintln(stdout, "FAIL:", p)
 	}
 	return fmt.Errorf("ledger verification failed: first failing block is %d", rep.Problems[0].Block)
+}
+
+// runLedgerRecover prepares a halted (or suspect) channel of a stopped node
+// to rejoin the channel: see chain.Recover.
+func runLedgerRecover(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("ledger recover", flag.ContinueOnError)
+	dir := fs.String("dir", "", "a channel's directory (DATA/channels/CHANNEL, holding ledger/ and raft/); the node must be stopped")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return errors.New("--dir is required")
+	}
+	rep, err := chain.Recover(*dir, nil)
+	if rep != nil {
+		if rep.WasHalted {
+			fmt.Fprintf(stdout, "halted: %s\n", rep.HaltReason)
+		} else {
+			fmt.Fprintln(stdout, "not halted")
+		}
+		if v := rep.Verified; v != nil {
+			fmt.Fprintf(stdout, "channel %s: %d blocks, %d transactions, %d state keys\n", v.Channel, v.Blocks, v.Transactions, v.StateKeys)
+			for _, p := range v.Problems {
+				fmt.Fprintln(stdout, "FAIL:", p)
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if rep.Kept < rep.Held || rep.Damaged != "" {
+		fmt.Fprintf(stdout, "rebuilt the ledger from blocks 0..%d (of %d); the damaged store is in %s (inspect it, then delete it)\n", rep.Kept-1, rep.Held, rep.Damaged)
+	} else {
+		fmt.Fprintf(stdout, "the ledger verifies: kept all %d blocks\n", rep.Held)
+	}
+	fmt.Fprintln(stdout, "OK: halt cleared; start the node: it fetches or re-executes the blocks it lacks and rejoins the channel")
+	return nil
 }

@@ -7,6 +7,7 @@
 //	medshare tx submit|query ...               call chaincode
 //	medshare status ...                        a node's health
 //	medshare ledger verify --dir ...           re-verify a stopped node's ledger
+//	medshare ledger recover --dir ...          repair a halted channel of a stopped node
 //	medshare demo                              run the contract flows on a running network
 //	medshare bench ledger|chaincode|abe        benchmarks
 //
@@ -39,7 +40,7 @@ func commands() []command {
 		{"chaincode", "approve, commit and query chaincode definitions; print the medshare chaincodes' Init arguments", runChaincode},
 		{"tx", "submit or query a chaincode function", runTx},
 		{"status", "show a node's channels, heights, leaders and alerts", runStatus},
-		{"ledger", "verify a node's ledger store (ledger verify)", runLedger},
+		{"ledger", "verify a stopped node's ledger (ledger verify), recover a halted channel (ledger recover)", runLedger},
 		{"demo", "run the contract flows (store, access, MeDShare, revocation) on a network started by scripts/network.sh up", runDemo},
 		{"bench", "run benchmarks (bench ledger | bench chaincode | bench abe)", runBench},
 	}

@@ -35,6 +35,8 @@ type cluster struct {
 	cfg      *channel.Config
 	registry []executor.Registry
 	raftCfg  consensus.Config
+	// wrapPeers, when set, wraps node i's view of its peers.
+	wrapPeers func(i int, p chain.Peers) chain.Peers
 }
 
 func testRaftConfig() consensus.Config {
@@ -107,7 +109,16 @@ func (cl *cluster) opts(i int) chain.Options {
 		Raft:      cl.raftCfg,
 		Mux:       cl.muxes[i],
 		Forwarder: forwarder{cl},
+		Peers:     cl.peers(i),
 	}
+}
+
+func (cl *cluster) peers(i int) chain.Peers {
+	var p chain.Peers = peers{cl}
+	if cl.wrapPeers != nil {
+		p = cl.wrapPeers(i, p)
+	}
+	return p
 }
 
 func (cl *cluster) start(i int, join bool) {
@@ -160,6 +171,56 @@ func (f forwarder) Forward(ctx context.Context, leader *pb.NodeInfo, ch string, 
 		}
 	}
 	return nil, errors.New("leader unreachable")
+}
+
+// peers reaches the other nodes in process.
+type peers struct{ cl *cluster }
+
+func (p peers) node(id string) (*chain.Chain, error) {
+	for j, n := range p.cl.f.Config.Nodes {
+		if n.GetId() == id {
+			if c := p.cl.chain(j); c != nil {
+				return c, nil
+			}
+		}
+	}
+	return nil, errors.New("node unreachable")
+}
+
+func (p peers) ChainInfo(ctx context.Context, node *pb.NodeInfo, ch string) (*pb.ChainInfo, error) {
+	c, err := p.node(node.GetId())
+	if err != nil {
+		return nil, err
+	}
+	return c.Info(), nil
+}
+
+func (p peers) ReadIndex(ctx context.Context, node *pb.NodeInfo, ch string) (uint64, error) {
+	c, err := p.node(node.GetId())
+	if err != nil {
+		return 0, err
+	}
+	return c.ReadIndex(ctx)
+}
+
+func (p peers) Blocks(ctx context.Context, node *pb.NodeInfo, ch string, from, to uint64, fn func(*pb.Block) error) error {
+	c, err := p.node(node.GetId())
+	if err != nil {
+		return err
+	}
+	if c.Halted() {
+		return chain.ErrHalted
+	}
+	for n := from; n < to && n < c.Store().Height(); n++ {
+		b, err := c.Store().Block(n)
+		if err != nil {
+			return err
+		}
+		if err := fn(b); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // waitLeader waits until some running node leads, and returns its index.
@@ -362,6 +423,12 @@ func (divergent) Put(ctx chaincode.TransactionContext, key, value string) error 
 	return ctx.GetStub().PutState(key, []byte(value+"-divergent"))
 }
 
+// TestDivergentNodeIsDetected gives one node a chaincode that computes
+// another value: it halts with an alert instead of committing its state,
+// and (issue 10, holes 2 and 3) records the halt, stops its Raft member and
+// refuses service — also after a restart — while the others go on; once its
+// chaincode is fixed and an operator ran Recover, it re-executes the block
+// it halted at and catches up.
 func TestDivergentNodeIsDetected(t *testing.T) {
 	cl := newCluster(t, 3, testRaftConfig())
 	bad, err := chaincode.New(&divergent{})
@@ -372,19 +439,14 @@ func TestDivergentNodeIsDetected(t *testing.T) {
 	cl.deploy()
 	// Replace node x's chaincode with the divergent one, x not the leader.
 	x := (leader + 1) % 3
+	honest := cl.registry[x]
 	cl.stop(x)
 	cl.registry[x] = executor.Registry{kvcc.Name: executor.Instance(bad)}
 	cl.start(x, false)
 	if r, err := cl.submit(leader, 0, kvcc.Name, "Put", "k", "v"); err != nil || r.Result.GetCode() != pb.ValidationCode_VALID {
 		t.Fatalf("submit: %v %v", err, r.Result)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !cl.chain(x).Info().GetHalted() {
-		if time.Now().After(deadline) {
-			t.Fatal("the divergent node did not halt")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitUntil(t, "the divergent node halts", 10*time.Second, func() bool { return cl.chain(x).Info().GetHalted() })
 	info := cl.chain(x).Info()
 	if info.GetAlert() == "" {
 		t.Fatal("halted without an alert")
@@ -393,12 +455,56 @@ func TestDivergentNodeIsDetected(t *testing.T) {
 	if v, _ := cl.chain(x).Store().Get(kvcc.Name, "k"); v != nil {
 		t.Fatalf("divergent node committed k = %q", v)
 	}
-	// The honest majority goes on.
+	dir := cl.opts(x).Dir
+	if reason, halted, err := chain.Halted(dir); !halted || err != nil || reason == "" {
+		t.Fatalf("halt not recorded: %q %v %v", reason, halted, err)
+	}
+	// Its Raft member stops: it is no longer anybody's leader or voter.
+	waitUntil(t, "the halted node's Raft member stops", 10*time.Second, func() bool { return cl.chain(x).RaftState() == "Shutdown" })
 	other := 3 - leader - x
-	if r, err := cl.submit(other, 1, kvcc.Name, "Put", "k2", "v"); err != nil || r.Result.GetCode() != pb.ValidationCode_VALID {
-		t.Fatalf("honest nodes stopped: %v %v", err, r.Result)
+	for i := range 10 {
+		if r, err := cl.submit(other, 1, kvcc.Name, "Put", "after-"+strconv.Itoa(i), "v"); err != nil || r.Result.GetCode() != pb.ValidationCode_VALID {
+			t.Fatalf("honest nodes stopped: %v %v", err, r.Result)
+		}
 	}
-	if _, _, err := cl.chain(x).Submit(context.Background(), nil); !errors.Is(err, chain.ErrHalted) {
-		t.Fatalf("halted node accepts submissions: %v", err)
+	refuses := func(c *chain.Chain) {
+		t.Helper()
+		env, id := cl.f.Envelope(t, cl.f.Orgs[0].Client, time.Now(), kvcc.Name, "Get", "k")
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if _, _, err := c.Evaluate(ctx, env, chain.ReadOptions{}); !errors.Is(err, chain.ErrHalted) {
+			t.Fatalf("halted node evaluates: %v", err)
+		}
+		if _, _, err := c.Submit(ctx, env); !errors.Is(err, chain.ErrHalted) {
+			t.Fatalf("halted node accepts submissions: %v", err)
+		}
+		if _, err := c.WaitCommit(ctx, id); !errors.Is(err, chain.ErrHalted) {
+			t.Fatalf("halted node waits for commits: %v", err)
+		}
 	}
+	refuses(cl.chain(x))
+	cl.stop(x)
+	cl.start(x, false)
+	if info := cl.chain(x).Info(); !info.GetHalted() || info.GetAlert() == "" || info.GetLeader() != "" || cl.chain(x).RaftState() != "none" {
+		t.Fatalf("after a restart: %+v, Raft %s", info, cl.chain(x).RaftState())
+	}
+	refuses(cl.chain(x))
+	cl.stop(x)
+	cl.registry[x] = honest
+	rep, err := chain.Recover(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.WasHalted || rep.Kept != rep.Held || !rep.Verified.OK() || rep.Damaged != "" {
+		t.Fatalf("recovery of a sound ledger: %+v", rep)
+	}
+	if _, halted, _ := chain.Halted(dir); halted {
+		t.Fatal("recovery left the halt record")
+	}
+	cl.start(x, false)
+	cl.converge()
+	if v, _ := cl.chain(x).Store().Get(kvcc.Name, "k"); string(v) != "v" {
+		t.Fatalf("recovered node: k = %q", v)
+	}
+	verifies(t, cl.chain(x), "recovered")
 }

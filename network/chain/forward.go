@@ -48,12 +48,12 @@ func (c *Chain) forward(batch []fwdReq) {
 			r.done <- err
 		}
 	}
-	_, leaderID := c.group.Raft.LeaderWithID()
+	leaderID := c.awaitLeader()
 	if leaderID == "" {
 		finish(ErrNoLeader)
 		return
 	}
-	if string(leaderID) == c.opts.Signer.Name() {
+	if leaderID == c.opts.Signer.Name() {
 		// This node became leader meanwhile: queue locally.
 		envs := make([]*pb.Envelope, len(batch))
 		for i, r := range batch {
@@ -64,7 +64,7 @@ func (c *Chain) forward(batch []fwdReq) {
 		}
 		return
 	}
-	leader, ok := c.cfg.Node(string(leaderID))
+	leader, ok := c.cfg.Node(leaderID)
 	if !ok || c.opts.Forwarder == nil {
 		finish(ErrNoLeader)
 		return
@@ -85,6 +85,22 @@ func (c *Chain) forward(batch []fwdReq) {
 			r.done <- errs[i]
 		} else {
 			r.done <- ErrNoLeader
+		}
+	}
+}
+
+// awaitLeader returns the channel's leader, waiting up to two election
+// timeouts while none is known (an election is running), or "".
+func (c *Chain) awaitLeader() string {
+	deadline := time.Now().Add(2 * c.opts.Raft.ElectionTimeout)
+	for {
+		if id := c.Leader(); id != "" || c.halted.Load() || time.Now().After(deadline) {
+			return id
+		}
+		select {
+		case <-c.closed:
+			return ""
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }

@@ -22,9 +22,13 @@ type pendingTx struct {
 
 // queue holds the leader's pending transactions, without duplicate IDs, and
 // cuts batches from them by count, size and age, as Fabric's block cutter
-// does.
+// does. It is open only while the node leads: drain closes it, and from then
+// on it refuses additions and put-backs, so that nothing can be left in it
+// after the node stopped leading (a put-back racing with drain used to
+// strand a failed block's transactions there).
 type queue struct {
 	mu       sync.Mutex
+	isOpen   bool
 	txs      []pendingTx
 	ids      map[string]bool
 	bytes    int
@@ -37,10 +41,21 @@ func newQueue(maxTxs, maxBytes int) *queue {
 	return &queue{ids: make(map[string]bool), maxTxs: maxTxs, maxBytes: maxBytes, wake: make(chan struct{}, 1)}
 }
 
+// open lets the queue take transactions: this node leads.
+func (q *queue) open() {
+	q.mu.Lock()
+	q.isOpen = true
+	q.mu.Unlock()
+}
+
 // add queues a transaction; a duplicate of a queued one is dropped silently.
+// A closed queue refuses with ErrNotLeader.
 func (q *queue) add(id string, raw []byte, now time.Time) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if !q.isOpen {
+		return ErrNotLeader
+	}
 	if q.ids[id] {
 		return nil
 	}
@@ -57,19 +72,24 @@ func (q *queue) add(id string, raw []byte, now time.Time) error {
 	return nil
 }
 
-// drain removes and returns every queued transaction.
+// drain closes the queue and removes and returns every queued transaction.
 func (q *queue) drain() []pendingTx {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.isOpen = false
 	out := q.txs
 	q.txs, q.ids, q.bytes = nil, make(map[string]bool), 0
 	return out
 }
 
-// requeue puts transactions back at the front, in order.
-func (q *queue) requeue(txs []pendingTx) {
+// requeue puts transactions back at the front, in order. A closed queue
+// takes none: it returns them, for the caller to hand over.
+func (q *queue) requeue(txs []pendingTx) []pendingTx {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if !q.isOpen {
+		return txs
+	}
 	var keep []pendingTx
 	for _, t := range txs {
 		if !q.ids[t.id] {
@@ -83,6 +103,7 @@ func (q *queue) requeue(txs []pendingTx) {
 	case q.wake <- struct{}{}:
 	default:
 	}
+	return nil
 }
 
 // next waits for a batch: it returns as soon as MaxMessageCount

@@ -9,7 +9,16 @@
 // is connected to, ordered by the channel's Raft leader, and committed by
 // every node; SubmitTransaction waits for the commit on the connected node.
 // Errors say which stage failed: *EndorseError, *SubmitError,
-// *CommitStatusError or *CommitError, each carrying the transaction ID.
+// *OutcomeUnknownError, *CommitStatusError or *CommitError, each carrying
+// the transaction ID. errors.Is(err, ErrOutcomeUnknown) holds whenever the
+// transaction may have committed or may still commit; the retry is to
+// submit the same signed Transaction again, which is idempotent.
+//
+// Reads (EvaluateTransaction) are served by the connected node from its
+// committed state while it is caught up with the channel's leader; a
+// Session makes them read-your-writes and monotonic, WithMinHeight asks for
+// a given height, and WithLinearizableRead for a linearizable read (see
+// docs/ledger.md, "Read freshness").
 package client
 
 import (
@@ -19,6 +28,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -57,6 +68,38 @@ type Gateway struct {
 	endorseTO      time.Duration
 	commitStatusTO time.Duration
 	now            func() time.Time
+	session        *Session
+}
+
+// Session remembers, per channel, the highest block height its Gateways
+// saw: the block a submission committed in, or the state a read was served
+// from. Every read through a Gateway of the session asks for at least that
+// height, so a session reads its own writes and never reads an older state
+// than it read before — also across Gateways connected to different nodes,
+// when they share the session (WithSession). It is safe for concurrent use.
+type Session struct {
+	mu      sync.Mutex
+	heights map[string]uint64
+}
+
+// NewSession returns an empty session.
+func NewSession() *Session { return &Session{heights: make(map[string]uint64)} }
+
+// Height is the highest block height seen on a channel: a read asks for a
+// state holding at least that many blocks.
+func (s *Session) Height(channel string) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.heights[channel]
+}
+
+// Observe records that a channel's state of height h was seen.
+func (s *Session) Observe(channel string, h uint64) {
+	s.mu.Lock()
+	if h > s.heights[channel] {
+		s.heights[channel] = h
+	}
+	s.mu.Unlock()
 }
 
 // ConnectOption configures a Gateway.
@@ -88,6 +131,12 @@ func WithCommitStatusTimeout(d time.Duration) ConnectOption {
 	return func(g *Gateway) error { g.commitStatusTO = d; return nil }
 }
 
+// WithSession makes the Gateway record what it sees in s and read no older
+// than s has seen. Without it, each Gateway has a session of its own.
+func WithSession(s *Session) ConnectOption {
+	return func(g *Gateway) error { g.session = s; return nil }
+}
+
 // WithClock sets the clock that timestamps proposals (tests).
 func WithClock(now func() time.Time) ConnectOption {
 	return func(g *Gateway) error { g.now = now; return nil }
@@ -108,6 +157,9 @@ func Connect(id Identity, options ...ConnectOption) (*Gateway, error) {
 	if id == nil {
 		return nil, errors.New("client: no identity")
 	}
+	if g.session == nil {
+		g.session = NewSession()
+	}
 	g.gateway = pb.NewGatewayClient(g.conn)
 	g.deliver = pb.NewDeliverClient(g.conn)
 	return g, nil
@@ -118,6 +170,9 @@ func (g *Gateway) Close() error { return nil }
 
 // Identity is the Gateway's identity.
 func (g *Gateway) Identity() Identity { return g.id }
+
+// Session is the Gateway's session.
+func (g *Gateway) Session() *Session { return g.session }
 
 // GetNetwork returns a channel.
 func (g *Gateway) GetNetwork(name string) *Network { return &Network{g: g, name: name} }
@@ -155,7 +210,11 @@ func (c *Contract) ChaincodeName() string { return c.chaincode }
 // ProposalOption configures a transaction proposal.
 type ProposalOption func(*proposal)
 
-type proposal struct{ args [][]byte }
+type proposal struct {
+	args         [][]byte
+	minHeight    uint64
+	linearizable bool
+}
 
 // WithArguments sets string arguments.
 func WithArguments(args ...string) ProposalOption {
@@ -171,7 +230,28 @@ func WithBytesArguments(args ...[]byte) ProposalOption {
 	return func(p *proposal) { p.args = append(p.args, args...) }
 }
 
+// WithMinHeight makes a read (Evaluate) wait until the node's state holds
+// at least h blocks: pass a submission's Status.BlockNumber+1 to read that
+// write from any node. The Gateway's session asks for its own height
+// anyway. Submissions ignore it.
+func WithMinHeight(h uint64) ProposalOption {
+	return func(p *proposal) { p.minHeight = max(p.minHeight, h) }
+}
+
+// WithLinearizableRead makes a read (Evaluate) linearizable: it sees every
+// transaction committed before it was called. The node asks the channel's
+// leader for its read index (a round trip and a heartbeat round), so it
+// costs more than a plain read. Submissions ignore it.
+func WithLinearizableRead() ProposalOption {
+	return func(p *proposal) { p.linearizable = true }
+}
+
 func (c *Contract) envelope(fn string, options []ProposalOption) (*pb.Envelope, string, error) {
+	_, env, id, err := c.proposal(fn, options)
+	return env, id, err
+}
+
+func (c *Contract) proposal(fn string, options []ProposalOption) (proposal, *pb.Envelope, string, error) {
 	var p proposal
 	for _, o := range options {
 		o(&p)
@@ -180,16 +260,17 @@ func (c *Contract) envelope(fn string, options []ProposalOption) (*pb.Envelope, 
 		fn = c.contract + ":" + fn
 	}
 	if c.n.g.sign == nil {
-		return nil, "", errors.New("client: no signing function: use WithSign")
+		return p, nil, "", errors.New("client: no signing function: use WithSign")
 	}
 	nonce := make([]byte, 24)
 	if _, err := rand.Read(nonce); err != nil {
-		return nil, "", fmt.Errorf("client: nonce: %w", err)
+		return p, nil, "", fmt.Errorf("client: nonce: %w", err)
 	}
-	return block.SignProposal(signer{c.n.g}, block.Proposal{
+	env, id, err := block.SignProposal(signer{c.n.g}, block.Proposal{
 		Channel: c.n.name, Chaincode: c.chaincode, Function: fn, Args: p.args,
 		Nonce: nonce, Timestamp: c.n.g.now(),
 	})
+	return p, env, id, err
 }
 
 // signer adapts the Gateway's identity and Sign to block.Signer.
@@ -207,18 +288,28 @@ func (c *Contract) EvaluateTransaction(fn string, args ...string) ([]byte, error
 	return c.Evaluate(fn, WithArguments(args...))
 }
 
-// Evaluate runs a query with options and returns its result.
+// Evaluate runs a query with options and returns its result. The node
+// answers from a state at least as new as the Gateway's session has seen
+// (and WithMinHeight or WithLinearizableRead ask); a node that is behind
+// waits for it within the evaluate timeout, then refuses with
+// codes.Unavailable.
 func (c *Contract) Evaluate(fn string, options ...ProposalOption) ([]byte, error) {
-	env, _, err := c.envelope(fn, options)
+	p, env, _, err := c.proposal(fn, options)
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.n.g.evaluateTO)
+	g := c.n.g
+	ctx, cancel := context.WithTimeout(context.Background(), g.evaluateTO)
 	defer cancel()
-	resp, err := c.n.g.gateway.Evaluate(ctx, &pb.EvaluateRequest{Envelope: env})
+	resp, err := g.gateway.Evaluate(ctx, &pb.EvaluateRequest{
+		Envelope:     env,
+		MinHeight:    max(p.minHeight, g.session.Height(c.n.name)),
+		Linearizable: p.linearizable,
+	})
 	if err != nil {
 		return nil, newGatewayError(err, "")
 	}
+	g.session.Observe(c.n.name, resp.GetHeight())
 	return resp.GetPayload(), nil
 }
 
@@ -245,44 +336,133 @@ func (c *Contract) Submit(fn string, options ...ProposalOption) ([]byte, error) 
 }
 
 // SubmitAsync submits a transaction and returns once it is ordered, with
-// the simulated result and a Commit to wait for its outcome.
-//
-// While the channel has no reachable leader (an election after a node
-// failure), ordering fails with codes.Unavailable; SubmitAsync then sends the
-// same signed envelope again, with backoff, until the endorse timeout. This
-// is safe: the transaction ID is bound to the envelope, so a copy that was
-// ordered after all is committed once and the other is rejected as a
-// duplicate.
+// the simulated result and a Commit to wait for its outcome. It is
+// NewTransaction followed by Transaction.Submit.
 func (c *Contract) SubmitAsync(fn string, options ...ProposalOption) ([]byte, *Commit, error) {
-	env, txID, err := c.envelope(fn, options)
+	tx, err := c.NewTransaction(fn, options...)
 	if err != nil {
 		return nil, nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.n.g.endorseTO)
+	return tx.Submit()
+}
+
+// Transaction is a signed transaction proposal. Its ID is fixed when it is
+// signed, and a copy of it that reaches the ledger after the first one is
+// refused as a duplicate there and changes nothing: submitting the same
+// Transaction again is the idempotent retry after an error whose outcome is
+// unknown (ErrOutcomeUnknown), also after a restart of the application
+// (keep its Bytes; see Network.NewSignedTransaction).
+type Transaction struct {
+	n   *Network
+	env *pb.Envelope
+	id  string
+	// mayBeOrdered is set once a Submit attempt may have been ordered:
+	// from then on a refusal of a later attempt is not conclusive.
+	mayBeOrdered atomic.Bool
+}
+
+// NewTransaction signs a transaction proposal without submitting it.
+func (c *Contract) NewTransaction(fn string, options ...ProposalOption) (*Transaction, error) {
+	env, id, err := c.envelope(fn, options)
+	if err != nil {
+		return nil, err
+	}
+	return &Transaction{n: c.n, env: env, id: id}, nil
+}
+
+// NewSignedTransaction rebuilds a Transaction from its Bytes, to submit it
+// again through this network (the channel must be the transaction's). It
+// does not know what happened to earlier submissions: if one had an unknown
+// outcome, a refusal of this one (other than as a duplicate, which means
+// committed) does not mean the transaction failed.
+func (n *Network) NewSignedTransaction(signed []byte) (*Transaction, error) {
+	env := new(pb.Envelope)
+	if err := proto.Unmarshal(signed, env); err != nil {
+		return nil, fmt.Errorf("client: signed transaction: %w", err)
+	}
+	tx, err := block.TxFromEnvelope(env, 0)
+	if err != nil {
+		return nil, fmt.Errorf("client: signed transaction: %w", err)
+	}
+	if ch := tx.Proposal.GetChannel(); ch != n.name {
+		return nil, fmt.Errorf("client: signed transaction is for channel %q, not %q", ch, n.name)
+	}
+	return &Transaction{n: n, env: env, id: tx.TxID}, nil
+}
+
+// TransactionID is the transaction's ID.
+func (t *Transaction) TransactionID() string { return t.id }
+
+// Bytes is the signed envelope, for keeping the transaction to retry it
+// later (NewSignedTransaction).
+func (t *Transaction) Bytes() ([]byte, error) { return proto.Marshal(t.env) }
+
+// Submit sends the signed transaction to the connected node, which endorses
+// it and has it ordered, and returns once it is ordered, with the simulated
+// result and a Commit to wait for its outcome. If the transaction was
+// committed already (an earlier Submit got through), it returns a Commit
+// whose Status is that outcome.
+//
+// While the channel has no reachable leader, or the node cannot be
+// reached, Submit sends the same envelope again, with backoff, until the
+// endorse timeout. Its errors:
+//
+//   - *EndorseError: the node refused the transaction before ordering it
+//     (validation or simulation failed); nothing was written.
+//   - *SubmitError: the node says it did not order the transaction (no
+//     leader, queue full); nothing was written.
+//   - *OutcomeUnknownError (ErrOutcomeUnknown): an attempt may have been
+//     ordered — the node could not reach the leader, the reply was lost,
+//     the call timed out. The transaction may commit. Submit the same
+//     Transaction again (idempotent), or ask Network.Transaction.
+func (t *Transaction) Submit() ([]byte, *Commit, error) {
+	g := t.n.g
+	ctx, cancel := context.WithTimeout(context.Background(), g.endorseTO)
 	defer cancel()
+	commit := &Commit{n: t.n, txID: t.id, tx: t}
+	unknown := t.mayBeOrdered.Load() // some attempt may have been ordered
 	backoff := 50 * time.Millisecond
-	for attempt := 0; ; attempt++ {
-		resp, err := c.n.g.gateway.Submit(ctx, &pb.SubmitRequest{Envelope: env})
+	for {
+		resp, err := g.gateway.Submit(ctx, &pb.SubmitRequest{Envelope: t.env})
 		if err == nil {
-			return resp.GetPayload(), &Commit{n: c.n, txID: txID}, nil
+			t.mayBeOrdered.Store(true)
+			return resp.GetPayload(), commit, nil
 		}
-		ge := newGatewayError(err, txID)
-		if attempt > 0 && ge.Validation == pb.ValidationCode_DUPLICATE_TXID {
-			// An earlier attempt reached the leader after all.
-			return nil, &Commit{n: c.n, txID: txID}, nil
+		ge := newGatewayError(err, t.id)
+		if ge.Stage == "endorse" && ge.Validation == pb.ValidationCode_DUPLICATE_TXID {
+			// Committed already: by an earlier attempt, or by an earlier
+			// Submit of this transaction.
+			return nil, commit, nil
 		}
-		if ge.Code != codes.Unavailable || ge.Stage == "endorse" {
-			if ge.Stage == "submit" {
-				return nil, nil, &SubmitError{TransactionID: txID, GatewayError: ge}
+		switch {
+		case ge.Stage == "endorse":
+			if unknown {
+				return nil, nil, &OutcomeUnknownError{TransactionID: t.id, Transaction: t, GatewayError: ge}
 			}
-			return nil, nil, &EndorseError{TransactionID: txID, GatewayError: ge}
+			return nil, nil, &EndorseError{TransactionID: t.id, GatewayError: ge}
+		case ge.Stage == "submit" && !ge.OutcomeUnknown:
+			// This attempt was certainly not ordered.
+		default:
+			// The node may have passed it on: a lost reply, an unreachable
+			// leader, a timeout or a transport failure.
+			unknown = true
+			t.mayBeOrdered.Store(true)
 		}
-		select {
-		case <-ctx.Done():
-			return nil, nil, &SubmitError{TransactionID: txID, GatewayError: ge}
-		case <-time.After(backoff):
+		retry := ge.Code == codes.Unavailable
+		if retry {
+			select {
+			case <-ctx.Done():
+				retry = false
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, time.Second)
 		}
-		backoff = min(2*backoff, time.Second)
+		if !retry {
+			if unknown {
+				return nil, nil, &OutcomeUnknownError{TransactionID: t.id, Transaction: t, GatewayError: ge}
+			}
+			return nil, nil, &SubmitError{TransactionID: t.id, GatewayError: ge}
+		}
 	}
 }
 
@@ -290,6 +470,7 @@ func (c *Contract) SubmitAsync(fn string, options ...ProposalOption) ([]byte, *C
 type Commit struct {
 	n    *Network
 	txID string
+	tx   *Transaction
 }
 
 // TransactionID is the submitted transaction's ID.
@@ -318,8 +499,9 @@ func (c *Commit) Status() (*Status, error) {
 func (c *Commit) StatusContext(ctx context.Context) (*Status, error) {
 	resp, err := c.n.g.gateway.CommitStatus(ctx, &pb.CommitStatusRequest{Channel: c.n.name, TxId: c.txID})
 	if err != nil {
-		return nil, &CommitStatusError{TransactionID: c.txID, GatewayError: newGatewayError(err, c.txID)}
+		return nil, &CommitStatusError{TransactionID: c.txID, Transaction: c.tx, GatewayError: newGatewayError(err, c.txID)}
 	}
+	c.n.g.session.Observe(c.n.name, resp.GetBlockNumber()+1)
 	return &Status{
 		TransactionID: c.txID,
 		BlockNumber:   resp.GetBlockNumber(),

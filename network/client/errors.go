@@ -1,6 +1,7 @@
 package client
 
 import (
+	"errors"
 	"fmt"
 
 	"google.golang.org/grpc/codes"
@@ -17,7 +18,10 @@ type GatewayError struct {
 	Validation pb.ValidationCode
 	TxID       string
 	Stage      string
-	err        error
+	// OutcomeUnknown is set by the node on a "submit" failure after which
+	// the transaction may still have been ordered.
+	OutcomeUnknown bool
+	err            error
 }
 
 func (e *GatewayError) Error() string {
@@ -41,6 +45,7 @@ func newGatewayError(err error, txID string) *GatewayError {
 			ge.Validation = det.GetCode()
 			ge.Stage = det.GetStage()
 			ge.Message = det.GetMessage()
+			ge.OutcomeUnknown = det.GetOutcomeUnknown()
 			if det.GetTxId() != "" {
 				ge.TxID = det.GetTxId()
 			}
@@ -62,8 +67,18 @@ func (e *EndorseError) Error() string {
 }
 func (e *EndorseError) Unwrap() error { return e.GatewayError }
 
-// SubmitError means the transaction was endorsed but could not be ordered
-// (no leader, leader queue full). It was not committed; it may be retried.
+// ErrOutcomeUnknown is matched (errors.Is) by every error after which the
+// transaction may have been committed or may still be: *OutcomeUnknownError
+// and *CommitStatusError. Do not submit a new transaction for the same
+// change: submit the same Transaction again, which commits it at most once,
+// or look it up (Network.Transaction) once its timestamp is more than the
+// channel's maxClockSkew in the past, after which no later block can
+// commit it as valid.
+var ErrOutcomeUnknown = errors.New("client: transaction outcome unknown")
+
+// SubmitError means the transaction was endorsed but the node says it was
+// not ordered (no leader, leader queue full). It was not committed; it may
+// be retried, with the same or a new transaction.
 type SubmitError struct {
 	TransactionID string
 	*GatewayError
@@ -74,10 +89,33 @@ func (e *SubmitError) Error() string {
 }
 func (e *SubmitError) Unwrap() error { return e.GatewayError }
 
+// OutcomeUnknownError means the transaction may have been ordered, but the
+// client could not learn whether: the node could not reach the leader, the
+// reply was lost, the call timed out. It may commit. Submit Transaction
+// again to retry idempotently. It matches ErrOutcomeUnknown.
+type OutcomeUnknownError struct {
+	TransactionID string
+	// Transaction is the signed transaction, to submit again.
+	Transaction *Transaction
+	*GatewayError
+}
+
+func (e *OutcomeUnknownError) Error() string {
+	return "submit " + e.TransactionID + ": outcome unknown: " + e.GatewayError.Error()
+}
+func (e *OutcomeUnknownError) Unwrap() error { return e.GatewayError }
+
+// Is makes errors.Is(err, ErrOutcomeUnknown) hold.
+func (e *OutcomeUnknownError) Is(target error) bool { return target == ErrOutcomeUnknown }
+
 // CommitStatusError means the client could not learn the outcome (timeout,
-// node unreachable). The transaction may or may not have committed.
+// node unreachable). The transaction may or may not have committed. It
+// matches ErrOutcomeUnknown.
 type CommitStatusError struct {
 	TransactionID string
+	// Transaction is the signed transaction, to submit again; nil when the
+	// Commit did not come from a Transaction of this client.
+	Transaction *Transaction
 	*GatewayError
 }
 
@@ -85,6 +123,9 @@ func (e *CommitStatusError) Error() string {
 	return "commit status " + e.TransactionID + ": " + e.GatewayError.Error()
 }
 func (e *CommitStatusError) Unwrap() error { return e.GatewayError }
+
+// Is makes errors.Is(err, ErrOutcomeUnknown) hold.
+func (e *CommitStatusError) Is(target error) bool { return target == ErrOutcomeUnknown }
 
 // CommitError means the transaction was committed as invalid, with its
 // validation code; it changed nothing.

@@ -94,6 +94,7 @@ type Peer struct {
 type Group struct {
 	Raft  *raft.Raft
 	logs  *LogStore
+	snaps *raft.FileSnapshotStore
 	trans *raft.NetworkTransport
 }
 
@@ -166,8 +167,33 @@ func Start(dir, nodeID string, peers []Peer, fsm raft.FSM, layer *Layer, cfg Con
 			return nil, fmt.Errorf("consensus: bootstrap: %w", err)
 		}
 	}
-	return &Group{Raft: r, logs: logs, trans: trans}, nil
+	return &Group{Raft: r, logs: logs, snaps: snaps, trans: trans}, nil
 }
+
+// LatestSnapshot returns the newest snapshot Raft holds on this node, or
+// ok false when it holds none. Raft resumes after it on a restart (the
+// ledger is durable on its own, so the snapshot is not restored); the caller
+// checks that its state is not behind it.
+func (g *Group) LatestSnapshot() (meta *raft.SnapshotMeta, data []byte, ok bool, err error) {
+	metas, err := g.snaps.List()
+	if err != nil || len(metas) == 0 {
+		return nil, nil, false, err
+	}
+	meta, rc, err := g.snaps.Open(metas[0].ID)
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("consensus: open snapshot %s: %w", metas[0].ID, err)
+	}
+	defer rc.Close()
+	data, err = io.ReadAll(io.LimitReader(rc, MaxSnapshotSize+1))
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("consensus: read snapshot %s: %w", meta.ID, err)
+	}
+	return meta, data, true, nil
+}
+
+// MaxSnapshotSize bounds what LatestSnapshot reads: a ledger snapshot is a
+// small checkpoint (see package chain), not a copy of the ledger.
+const MaxSnapshotSize = 1 << 20
 
 // Shutdown stops the Raft member and closes its storage and transport.
 func (g *Group) Shutdown() error {

@@ -24,20 +24,3 @@ func FuzzDecodeHistory(f *testing.F) {
 		}
 	})
 }
-
-// FuzzRestoreSnapshot: a corrupt snapshot stream fails cleanly.
-func FuzzRestoreSnapshot(f *testing.F) {
-	f.Add([]byte{0, 0, 0, 1, 'k', 0, 0, 0, 1, 'v'})
-	f.Add([]byte{0, 0, 0, 5, 'k'})
-	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
-	s, err := Open(f.TempDir(), nil)
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { s.Close() })
-	f.Fuzz(func(t *testing.T, b []byte) {
-		// Errors are expected; panics and hangs are not. Metadata that
-		// does not decode must be reported, not trusted.
-		_ = s.RestoreSnapshot(bytes.NewReader(b))
-	})
-}

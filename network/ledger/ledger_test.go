@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -238,40 +240,80 @@ func TestRestartKeepsTip(t *testing.T) {
 	}
 }
 
-func TestSnapshotRestore(t *testing.T) {
+// TestRebuild rebuilds a store from a prefix of its blocks, as an
+// operator's recovery does: the copy holds exactly those blocks, the state
+// they produce and their history and index, and verifies; the original is
+// untouched.
+func TestRebuild(t *testing.T) {
 	c := newChain(t)
+	var tips []uint64
 	for i := range 5 {
-		tx, _ := c.f.Tx(t, c.f.Orgs[0].Client, time.Now(), "kv", "Put", "k"+string(rune('a'+i)), "v")
+		tx, _ := c.f.Tx(t, c.f.Orgs[0].Client, time.Now(), "kv", "Put", "k", "v"+string(rune('a'+i)))
 		c.commit(time.Now(), tx)
+		tips = append(tips, c.store.Height())
 	}
-	var buf bytes.Buffer
-	snap := c.store.NewSnapshot()
-	if _, err := snap.WriteTo(&buf); err != nil {
+	dir := filepath.Join(t.TempDir(), "rebuilt")
+	keep := tips[2] // blocks up to the one that wrote "vc"
+	if err := c.store.Rebuild(dir, keep); err != nil {
 		t.Fatal(err)
 	}
-	snap.Close()
-	other, err := ledger.Open(t.TempDir(), nil)
+	r, err := ledger.Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer other.Close()
-	// Restoring replaces what the store held before.
-	if _, err := other.CommitGenesis(fixture.New(t, "x", []string{"XMSP"}).MakeGenesis(t)); err != nil {
+	defer r.Close()
+	if r.Height() != keep || r.RaftIndex() != 0 {
+		t.Fatalf("rebuilt height %d raft index %d, want %d and 0", r.Height(), r.RaftIndex(), keep)
+	}
+	last, _ := c.store.Block(keep - 1)
+	if r.LastHash() != block.HeaderHash(last.GetHeader()) {
+		t.Fatal("rebuilt store ends at another block")
+	}
+	if v, _ := r.Get("kv", "k"); string(v) != "vc" {
+		t.Fatalf("rebuilt k = %q, want vc", v)
+	}
+	if hist, err := r.History("kv", "k"); err != nil || len(hist) != 3 {
+		t.Fatalf("rebuilt history: %d entries, %v", len(hist), err)
+	}
+	if rep, err := r.Verify(context.Background()); err != nil || !rep.OK() {
+		t.Fatalf("rebuilt store does not verify: %v %v", err, rep.Problems)
+	}
+	if c.store.Height() != tips[4] {
+		t.Fatal("rebuilding changed the source")
+	}
+	if err := c.store.Rebuild(dir, keep); err == nil {
+		t.Fatal("rebuild over an existing directory")
+	}
+	if err := c.store.Rebuild(filepath.Join(t.TempDir(), "x"), tips[4]+1); err == nil {
+		t.Fatal("rebuild of more blocks than the store holds")
+	}
+}
+
+// TestRebuildRefusesAlteredResults: a block whose stored result no longer
+// matches its header's tx root is not copied, and nothing is left behind.
+func TestRebuildRefusesAlteredResults(t *testing.T) {
+	c := newChain(t)
+	tx, _ := c.f.Tx(t, c.f.Orgs[0].Client, time.Now(), "kv", "Put", "k", "value-1")
+	b := c.commit(time.Now(), tx)
+	n := b.GetHeader().GetNumber()
+	c.store.Close()
+	db, err := kvstore.Open(c.dir, nil, false)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := other.RestoreSnapshot(&buf); err != nil {
+	tamperDB{db}.flipInValue(t, append([]byte{'b'}, be64(n)...), []byte("value-1"))
+	db.Close()
+	s, err := ledger.Open(c.dir, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	h1, l1, s1 := c.store.Tip()
-	h2, l2, s2 := other.Tip()
-	if h1 != h2 || l1 != l2 || !s1.Equal(&s2) {
-		t.Fatalf("restored tip differs: %d vs %d", h1, h2)
+	defer s.Close()
+	dir := filepath.Join(t.TempDir(), "rebuilt")
+	if err := s.Rebuild(dir, n+1); err == nil || !strings.Contains(err.Error(), "tx root") {
+		t.Fatalf("rebuild of a tampered block: %v", err)
 	}
-	if rep, err := other.Verify(context.Background()); err != nil || !rep.OK() || rep.Channel != "side-high" {
-		t.Fatalf("Verify restored: %v %+v", err, rep)
-	}
-	if err := other.RestoreSnapshot(bytes.NewReader([]byte{0, 0, 0, 5, 'a'})); err == nil {
-		t.Fatal("truncated snapshot accepted")
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("a failed rebuild left %s behind: %v", dir, err)
 	}
 }
 

@@ -14,7 +14,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -510,114 +509,26 @@ func (s *Store) SetRaftIndex(index uint64) error {
 	return nil
 }
 
+// NoteRaftIndex records, without syncing, that a Raft entry was applied
+// without a block being committed (it carried a block the store already
+// held). Losing the record in a crash only means the entry is looked at
+// again.
+func (s *Store) NoteRaftIndex(index uint64) error {
+	if err := s.db.Set(metaRaftIndex, binary.BigEndian.AppendUint64(nil, index), pebble.NoSync); err != nil {
+		return fmt.Errorf("ledger: set raft index: %w", err)
+	}
+	s.mu.Lock()
+	s.raftIndex = index
+	s.mu.Unlock()
+	return nil
+}
+
 func txTimestamp(raw []byte) int64 {
 	tx, err := block.ParseTx(raw, 0)
 	if err != nil {
 		return 0
 	}
 	return tx.Proposal.GetTimestamp()
-}
-
-// Snapshot is a consistent, point-in-time view of the whole store, which
-// Raft sends to a node that is too far behind to catch up from the log.
-type Snapshot struct{ snap *pebble.Snapshot }
-
-// NewSnapshot captures the store as it is now. Close it when done.
-func (s *Store) NewSnapshot() *Snapshot { return &Snapshot{snap: s.db.NewSnapshot()} }
-
-// Close releases the snapshot.
-func (sn *Snapshot) Close() error { return sn.snap.Close() }
-
-// WriteTo streams every key and value of the snapshot. Format: repeated
-// be32(len key) key be32(len value) value.
-func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
-	it, err := sn.snap.NewIter(nil)
-	if err != nil {
-		return 0, fmt.Errorf("ledger: snapshot: %w", err)
-	}
-	defer it.Close()
-	var n int64
-	var hdr [4]byte
-	for ok := it.First(); ok; ok = it.Next() {
-		v, err := it.ValueAndErr()
-		if err != nil {
-			return n, fmt.Errorf("ledger: snapshot: %w", err)
-		}
-		for _, part := range [][]byte{it.Key(), v} {
-			binary.BigEndian.PutUint32(hdr[:], uint32(len(part)))
-			if _, err := w.Write(hdr[:]); err != nil {
-				return n, err
-			}
-			if _, err := w.Write(part); err != nil {
-				return n, err
-			}
-			n += int64(4 + len(part))
-		}
-	}
-	return n, it.Error()
-}
-
-// maxSnapshotField bounds one key or value read from a snapshot stream.
-const maxSnapshotField = 64 << 20
-
-// RestoreSnapshot replaces the store's whole content with a snapshot written
-// by WriteSnapshot.
-func (s *Store) RestoreSnapshot(r io.Reader) error {
-	// Delete everything, then load the snapshot, in batches. The state
-	// cache forgets everything now and again once the new state is whole.
-	s.cache.reset()
-	defer s.cache.reset()
-	if err := s.db.DeleteRange([]byte{0}, []byte{0xff}, pebble.Sync); err != nil {
-		return fmt.Errorf("ledger: restore: clear: %w", err)
-	}
-	batch := s.db.NewBatch()
-	var hdr [4]byte
-	readField := func() ([]byte, error) {
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			return nil, err
-		}
-		n := binary.BigEndian.Uint32(hdr[:])
-		if n > maxSnapshotField {
-			return nil, fmt.Errorf("ledger: restore: field of %d bytes", n)
-		}
-		buf := make([]byte, n)
-		_, err := io.ReadFull(r, buf)
-		return buf, err
-	}
-	for {
-		k, err := readField()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			batch.Close()
-			return fmt.Errorf("ledger: restore: %w", err)
-		}
-		v, err := readField()
-		if err != nil {
-			batch.Close()
-			return fmt.Errorf("ledger: restore: %w", err)
-		}
-		if err := batch.Set(k, v, nil); err != nil {
-			batch.Close()
-			return fmt.Errorf("ledger: restore: %w", err)
-		}
-		if batch.Len() > 16<<20 {
-			if err := batch.Commit(pebble.NoSync); err != nil {
-				return fmt.Errorf("ledger: restore: %w", err)
-			}
-			batch.Close()
-			batch = s.db.NewBatch()
-		}
-	}
-	if err := batch.Commit(pebble.Sync); err != nil {
-		return fmt.Errorf("ledger: restore: %w", err)
-	}
-	batch.Close()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.height, s.lastHash, s.lt, s.raftIndex = 0, block.Hash{}, lthash.Hash{}, 0
-	return s.loadMeta()
 }
 
 // CommitGenesis verifies a channel's genesis block and commits it as block 0

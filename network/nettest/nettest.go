@@ -254,6 +254,9 @@ func (n *Network) writeNodeConfig(nd *Node) error {
 	if r.TrailingLogs != 0 {
 		c.Raft.TrailingLogs = r.TrailingLogs
 	}
+	if r.SnapshotInterval != 0 {
+		c.Raft.SnapshotInterval = r.SnapshotInterval
+	}
 	if err := c.Validate(); err != nil {
 		return err
 	}
@@ -309,6 +312,25 @@ func (n *Network) Running(i int) bool {
 // Kill stops node i with SIGKILL, as a crash would.
 func (n *Network) Kill(i int) error { return n.signal(i, syscall.SIGKILL) }
 
+// Pause stops node i with SIGSTOP: it keeps its sockets and memory but
+// does nothing, as a node stalled by its host (swapping, a VM pause, a long
+// GC) would. Resume continues it.
+func (n *Network) Pause(i int) error { return n.sendOnly(i, syscall.SIGSTOP) }
+
+// Resume continues node i after Pause.
+func (n *Network) Resume(i int) error { return n.sendOnly(i, syscall.SIGCONT) }
+
+func (n *Network) sendOnly(i int, sig syscall.Signal) error {
+	nd := n.Nodes[i]
+	nd.mu.Lock()
+	cmd := nd.cmd
+	nd.mu.Unlock()
+	if cmd == nil {
+		return fmt.Errorf("nettest: node %d was never started", i)
+	}
+	return cmd.Process.Signal(sig)
+}
+
 // Terminate stops node i with SIGTERM and waits for it to exit.
 func (n *Network) Terminate(i int) error { return n.signal(i, syscall.SIGTERM) }
 
@@ -322,6 +344,9 @@ func (n *Network) signal(i int, sig syscall.Signal) error {
 	}
 	if err := cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return err
+	}
+	if sig == syscall.SIGTERM {
+		cmd.Process.Signal(syscall.SIGCONT) // a paused node must run to exit
 	}
 	select {
 	case <-done:
@@ -609,5 +634,42 @@ func (n *Network) LedgerDir(i int, ch string) string {
 // returns its output and exit error.
 func (n *Network) Verify(i int, ch string) (string, error) {
 	out, err := exec.Command(n.Opts.Bin, "ledger", "verify", "--dir", n.LedgerDir(i, ch)).CombinedOutput()
+	return string(out), err
+}
+
+// GatewayVia connects to address (a Proxy in front of a node) as a user of
+// org, over a new connection that the caller closes.
+func (n *Network) GatewayVia(address string, org int, user string, opts ...client.ConnectOption) (*client.Gateway, *grpc.ClientConn, error) {
+	dir := n.Identity(org, user)
+	s, err := dir.LoadSigner()
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, err := client.DialIdentity(address, dir, n.roots()...)
+	if err != nil {
+		return nil, nil, err
+	}
+	id := client.Signer{S: s}
+	gw, err := client.Connect(id, append([]client.ConnectOption{client.WithSign(id.Sign), client.WithClientConnection(conn)}, opts...)...)
+	if err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return gw, conn, nil
+}
+
+// Health returns node i's health report.
+func (n *Network) Health(ctx context.Context, i int) (*pb.HealthResponse, error) {
+	conn, _, err := n.Dial(i, i, "admin")
+	if err != nil {
+		return nil, err
+	}
+	return pb.NewAdminClient(conn).Health(ctx, &pb.HealthRequest{})
+}
+
+// Recover runs "medshare ledger recover" on a stopped node's channel and
+// returns its output and exit error.
+func (n *Network) Recover(i int, ch string) (string, error) {
+	out, err := exec.Command(n.Opts.Bin, "ledger", "recover", "--dir", filepath.Dir(n.LedgerDir(i, ch))).CombinedOutput()
 	return string(out), err
 }

@@ -48,7 +48,11 @@ type RaftConfig struct {
 	CommitTimeout      time.Duration `yaml:"commitTimeout"`
 	SnapshotThreshold  uint64        `yaml:"snapshotThreshold"`
 	TrailingLogs       uint64        `yaml:"trailingLogs"`
-	LogLevel           string        `yaml:"logLevel"`
+	// SnapshotInterval is how often Raft checks whether SnapshotThreshold
+	// new entries call for a snapshot (it waits a random time between one
+	// and two intervals).
+	SnapshotInterval time.Duration `yaml:"snapshotInterval"`
+	LogLevel         string        `yaml:"logLevel"`
 }
 
 // Default returns a configuration for a node on one machine, with the
@@ -64,6 +68,7 @@ func Default() Config {
 			CommitTimeout:      rc.CommitTimeout,
 			SnapshotThreshold:  rc.SnapshotThreshold,
 			TrailingLogs:       rc.TrailingLogs,
+			SnapshotInterval:   rc.SnapshotInterval,
 			LogLevel:           rc.LogLevel,
 		},
 		CompareInterval: 5 * time.Second,
@@ -127,6 +132,9 @@ func (c Config) Consensus() consensus.Config {
 	r := c.Raft
 	rc.HeartbeatTimeout, rc.ElectionTimeout, rc.LeaderLeaseTimeout, rc.CommitTimeout = r.HeartbeatTimeout, r.ElectionTimeout, r.LeaderLeaseTimeout, r.CommitTimeout
 	rc.SnapshotThreshold, rc.TrailingLogs, rc.LogLevel = r.SnapshotThreshold, r.TrailingLogs, r.LogLevel
+	if r.SnapshotInterval > 0 {
+		rc.SnapshotInterval = r.SnapshotInterval
+	}
 	return rc
 }
 

@@ -145,6 +145,7 @@ func (n *Node) chainOptions(name string) chain.Options {
 		Raft:      n.cfg.Consensus(),
 		Mux:       n.mux,
 		Forwarder: n.peers,
+		Peers:     chainPeers{n},
 		Log:       n.log,
 	}
 }

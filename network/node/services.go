@@ -47,6 +47,19 @@ func (s *services) channel(ctx context.Context, name string) (*chain.Chain, *ide
 	return c, id, nil
 }
 
+// serving is channel for the calls a halted node refuses: everything but
+// its status. Its blocks and state may be what made it halt.
+func (s *services) serving(ctx context.Context, name string) (*chain.Chain, *identity.Identity, error) {
+	c, id, err := s.channel(ctx, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if c.Halted() {
+		return nil, nil, status.Errorf(codes.Unavailable, "%v: channel %s on node %s", chain.ErrHalted, name, s.n.ID())
+	}
+	return c, id, nil
+}
+
 // envelopeChannel reads the channel an envelope is for, to route it.
 func envelopeChannel(env *pb.Envelope) (string, error) {
 	tx, err := block.TxFromEnvelope(env, 0)
@@ -83,24 +96,27 @@ func (s *services) Evaluate(ctx context.Context, req *pb.EvaluateRequest) (*pb.E
 	if err != nil {
 		return nil, stageStatus("evaluate", "", err)
 	}
-	c, _, err := s.channel(ctx, name)
+	c, _, err := s.serving(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	payload, err := c.Evaluate(req.GetEnvelope())
+	payload, height, err := c.Evaluate(ctx, req.GetEnvelope(), chain.ReadOptions{MinHeight: req.GetMinHeight(), Linearizable: req.GetLinearizable()})
 	if err != nil {
 		return nil, stageStatus("evaluate", "", err)
 	}
-	return &pb.EvaluateResponse{Payload: payload}, nil
+	return &pb.EvaluateResponse{Payload: payload, Height: height}, nil
 }
 
 // CommitStatus implements pb.GatewayServer.
 func (s *services) CommitStatus(ctx context.Context, req *pb.CommitStatusRequest) (*pb.CommitStatusResponse, error) {
-	c, _, err := s.channel(ctx, req.GetChannel())
+	c, _, err := s.serving(ctx, req.GetChannel())
 	if err != nil {
 		return nil, err
 	}
 	r, err := c.WaitCommit(ctx, req.GetTxId())
+	if errors.Is(err, chain.ErrHalted) {
+		return nil, status.Errorf(codes.Unavailable, "%v: the transaction's outcome is unknown to this node", err)
+	}
 	if err != nil {
 		return nil, status.FromContextError(err).Err()
 	}
@@ -115,7 +131,7 @@ func (s *services) CommitStatus(ctx context.Context, req *pb.CommitStatusRequest
 // ChaincodeEvents implements pb.GatewayServer.
 func (s *services) ChaincodeEvents(req *pb.ChaincodeEventsRequest, stream pb.Gateway_ChaincodeEventsServer) error {
 	ctx := stream.Context()
-	c, _, err := s.channel(ctx, req.GetChannel())
+	c, _, err := s.serving(ctx, req.GetChannel())
 	if err != nil {
 		return err
 	}
@@ -154,7 +170,7 @@ func (s *services) ChaincodeEvents(req *pb.ChaincodeEventsRequest, stream pb.Gat
 // Blocks implements pb.DeliverServer.
 func (s *services) Blocks(req *pb.BlocksRequest, stream pb.Deliver_BlocksServer) error {
 	ctx := stream.Context()
-	c, _, err := s.channel(ctx, req.GetChannel())
+	c, _, err := s.serving(ctx, req.GetChannel())
 	if err != nil {
 		return err
 	}
@@ -179,7 +195,7 @@ func (s *services) Blocks(req *pb.BlocksRequest, stream pb.Deliver_BlocksServer)
 
 // GetBlock implements pb.DeliverServer.
 func (s *services) GetBlock(ctx context.Context, req *pb.GetBlockRequest) (*pb.Block, error) {
-	c, _, err := s.channel(ctx, req.GetChannel())
+	c, _, err := s.serving(ctx, req.GetChannel())
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +214,7 @@ func (s *services) GetBlock(ctx context.Context, req *pb.GetBlockRequest) (*pb.B
 
 // GetTransaction implements pb.DeliverServer.
 func (s *services) GetTransaction(ctx context.Context, req *pb.GetTransactionRequest) (*pb.ProcessedTransaction, error) {
-	c, _, err := s.channel(ctx, req.GetChannel())
+	c, _, err := s.serving(ctx, req.GetChannel())
 	if err != nil {
 		return nil, err
 	}
@@ -225,6 +241,18 @@ func (s *services) GetChainInfo(ctx context.Context, req *pb.ChainInfoRequest) (
 	c, _, err := s.channel(ctx, req.GetChannel())
 	if err != nil {
 		return nil, err
+	}
+	if req.GetReadIndex() {
+		h, err := c.ReadIndex(ctx)
+		if errors.Is(err, chain.ErrNotLeader) {
+			return nil, status.Errorf(codes.FailedPrecondition, "node %s does not lead channel %s", s.n.ID(), c.Name())
+		}
+		if err != nil {
+			return nil, status.Error(codes.Unavailable, err.Error())
+		}
+		info := c.Info()
+		info.Height = h
+		return info, nil
 	}
 	return c.Info(), nil
 }
@@ -319,12 +347,18 @@ func stageStatus(stage, txID string, err error) error {
 		default:
 			code = codes.InvalidArgument
 		}
-	case errors.Is(err, chain.ErrNoLeader), errors.Is(err, chain.ErrLeaderUnreachable), errors.Is(err, chain.ErrQueueFull), errors.Is(err, chain.ErrHalted):
+	case errors.Is(err, chain.ErrNoLeader), errors.Is(err, chain.ErrLeaderUnreachable), errors.Is(err, chain.ErrQueueFull), errors.Is(err, chain.ErrHalted),
+		errors.Is(err, chain.ErrNotLeader), errors.Is(err, chain.ErrCatchingUp):
 		code = codes.Unavailable
 	case errors.Is(err, context.DeadlineExceeded):
 		code = codes.DeadlineExceeded
 	case errors.Is(err, context.Canceled):
 		code = codes.Canceled
+	}
+	if stage == "submit" && !chain.NotOrdered(err) {
+		// The leader may have queued it: say so, so the client does not
+		// report "not ordered".
+		detail.OutcomeUnknown = true
 	}
 	st := status.New(code, err.Error())
 	if withDetail, derr := st.WithDetails(detail); derr == nil {

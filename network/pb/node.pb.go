@@ -122,8 +122,17 @@ func (x *SubmitResponse) GetPayload() []byte {
 }
 
 type EvaluateRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Envelope      *Envelope              `protobuf:"bytes,1,opt,name=envelope,proto3" json:"envelope,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Envelope *Envelope              `protobuf:"bytes,1,opt,name=envelope,proto3" json:"envelope,omitempty"`
+	// Serve the read from a state of at least this many blocks: a client
+	// passes the height after the block that committed its write
+	// (read-your-writes) or a height it read at before (monotonic reads).
+	MinHeight uint64 `protobuf:"varint,2,opt,name=min_height,json=minHeight,proto3" json:"min_height,omitempty"`
+	// Serve the read from a state that holds every block the channel had
+	// committed when the request arrived (the leader is asked for it, as
+	// etcd's ReadIndex does). Costs a round trip to the leader and a
+	// heartbeat round.
+	Linearizable  bool `protobuf:"varint,3,opt,name=linearizable,proto3" json:"linearizable,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -165,9 +174,25 @@ func (x *EvaluateRequest) GetEnvelope() *Envelope {
 	return nil
 }
 
+func (x *EvaluateRequest) GetMinHeight() uint64 {
+	if x != nil {
+		return x.MinHeight
+	}
+	return 0
+}
+
+func (x *EvaluateRequest) GetLinearizable() bool {
+	if x != nil {
+		return x.Linearizable
+	}
+	return false
+}
+
 type EvaluateResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Payload       []byte                 `protobuf:"bytes,1,opt,name=payload,proto3" json:"payload,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Payload []byte                 `protobuf:"bytes,1,opt,name=payload,proto3" json:"payload,omitempty"`
+	// The height of the state the read was served from (at least).
+	Height        uint64 `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -207,6 +232,13 @@ func (x *EvaluateResponse) GetPayload() []byte {
 		return x.Payload
 	}
 	return nil
+}
+
+func (x *EvaluateResponse) GetHeight() uint64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
 }
 
 type CommitStatusRequest struct {
@@ -502,9 +534,14 @@ type ErrorDetail struct {
 	Message string                 `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
 	// The stage that failed: "endorse" (validation or simulation) or "submit"
 	// (ordering).
-	Stage         string `protobuf:"bytes,4,opt,name=stage,proto3" json:"stage,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Stage string `protobuf:"bytes,4,opt,name=stage,proto3" json:"stage,omitempty"`
+	// Set on a "submit" failure after which the transaction may still have
+	// been ordered (the leader could not be reached, the call was cancelled):
+	// its outcome is unknown. Unset, a "submit" failure means it was not
+	// ordered.
+	OutcomeUnknown bool `protobuf:"varint,5,opt,name=outcome_unknown,json=outcomeUnknown,proto3" json:"outcome_unknown,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ErrorDetail) Reset() {
@@ -563,6 +600,13 @@ func (x *ErrorDetail) GetStage() string {
 		return x.Stage
 	}
 	return ""
+}
+
+func (x *ErrorDetail) GetOutcomeUnknown() bool {
+	if x != nil {
+		return x.OutcomeUnknown
+	}
+	return false
 }
 
 type BlocksRequest struct {
@@ -808,8 +852,13 @@ func (x *ProcessedTransaction) GetResult() *TxResult {
 }
 
 type ChainInfoRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Channel       string                 `protobuf:"bytes,1,opt,name=channel,proto3" json:"channel,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Channel string                 `protobuf:"bytes,1,opt,name=channel,proto3" json:"channel,omitempty"`
+	// Ask the leader for a read index: it confirms with a heartbeat round that
+	// it still leads and returns, as height, a height that includes every
+	// block committed so far. A node that does not lead refuses
+	// (FAILED_PRECONDITION).
+	ReadIndex     bool `protobuf:"varint,2,opt,name=read_index,json=readIndex,proto3" json:"read_index,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -851,6 +900,13 @@ func (x *ChainInfoRequest) GetChannel() string {
 	return ""
 }
 
+func (x *ChainInfoRequest) GetReadIndex() bool {
+	if x != nil {
+		return x.ReadIndex
+	}
+	return false
+}
+
 type ChainInfo struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	Channel     string                 `protobuf:"bytes,1,opt,name=channel,proto3" json:"channel,omitempty"`
@@ -859,9 +915,14 @@ type ChainInfo struct {
 	StateHash   []byte                 `protobuf:"bytes,4,opt,name=state_hash,json=stateHash,proto3" json:"state_hash,omitempty"`
 	Leader      string                 `protobuf:"bytes,5,opt,name=leader,proto3" json:"leader,omitempty"`
 	// The node stopped applying blocks because its results disagreed with the
-	// block's header; see alert.
-	Halted        bool   `protobuf:"varint,6,opt,name=halted,proto3" json:"halted,omitempty"`
-	Alert         string `protobuf:"bytes,7,opt,name=alert,proto3" json:"alert,omitempty"`
+	// block's header; see alert. It stays halted, refusing service on the
+	// channel, until an operator runs "medshare ledger recover".
+	Halted bool   `protobuf:"varint,6,opt,name=halted,proto3" json:"halted,omitempty"`
+	Alert  string `protobuf:"bytes,7,opt,name=alert,proto3" json:"alert,omitempty"`
+	// The node is behind the leader (restarted, fetching missed blocks, or out
+	// of contact with the leader) and does not serve reads until it has
+	// caught up.
+	CatchingUp    bool `protobuf:"varint,8,opt,name=catching_up,json=catchingUp,proto3" json:"catching_up,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -943,6 +1004,13 @@ func (x *ChainInfo) GetAlert() string {
 		return x.Alert
 	}
 	return ""
+}
+
+func (x *ChainInfo) GetCatchingUp() bool {
+	if x != nil {
+		return x.CatchingUp
+	}
+	return false
 }
 
 type JoinChannelRequest struct {
@@ -1316,11 +1384,15 @@ const file_network_pb_node_proto_rawDesc = "" +
 	"\benvelope\x18\x01 \x01(\v2\x1c.medshare.ledger.v1.EnvelopeR\benvelope\"?\n" +
 	"\x0eSubmitResponse\x12\x13\n" +
 	"\x05tx_id\x18\x01 \x01(\tR\x04txId\x12\x18\n" +
-	"\apayload\x18\x02 \x01(\fR\apayload\"K\n" +
+	"\apayload\x18\x02 \x01(\fR\apayload\"\x8e\x01\n" +
 	"\x0fEvaluateRequest\x128\n" +
-	"\benvelope\x18\x01 \x01(\v2\x1c.medshare.ledger.v1.EnvelopeR\benvelope\",\n" +
+	"\benvelope\x18\x01 \x01(\v2\x1c.medshare.ledger.v1.EnvelopeR\benvelope\x12\x1d\n" +
+	"\n" +
+	"min_height\x18\x02 \x01(\x04R\tminHeight\x12\"\n" +
+	"\flinearizable\x18\x03 \x01(\bR\flinearizable\"D\n" +
 	"\x10EvaluateResponse\x12\x18\n" +
-	"\apayload\x18\x01 \x01(\fR\apayload\"D\n" +
+	"\apayload\x18\x01 \x01(\fR\apayload\x12\x16\n" +
+	"\x06height\x18\x02 \x01(\x04R\x06height\"D\n" +
 	"\x13CommitStatusRequest\x12\x18\n" +
 	"\achannel\x18\x01 \x01(\tR\achannel\x12\x13\n" +
 	"\x05tx_id\x18\x02 \x01(\tR\x04txId\"\xa5\x01\n" +
@@ -1340,12 +1412,13 @@ const file_network_pb_node_proto_rawDesc = "" +
 	"\x06events\x18\x02 \x03(\v2(.medshare.ledger.v1.ChaincodeEventRecordR\x06events\"e\n" +
 	"\x14ChaincodeEventRecord\x12\x13\n" +
 	"\x05tx_id\x18\x01 \x01(\tR\x04txId\x128\n" +
-	"\x05event\x18\x02 \x01(\v2\".medshare.ledger.v1.ChaincodeEventR\x05event\"\x8a\x01\n" +
+	"\x05event\x18\x02 \x01(\v2\".medshare.ledger.v1.ChaincodeEventR\x05event\"\xb3\x01\n" +
 	"\vErrorDetail\x12\x13\n" +
 	"\x05tx_id\x18\x01 \x01(\tR\x04txId\x126\n" +
 	"\x04code\x18\x02 \x01(\x0e2\".medshare.ledger.v1.ValidationCodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x03 \x01(\tR\amessage\x12\x14\n" +
-	"\x05stage\x18\x04 \x01(\tR\x05stage\"W\n" +
+	"\x05stage\x18\x04 \x01(\tR\x05stage\x12'\n" +
+	"\x0foutcome_unknown\x18\x05 \x01(\bR\x0eoutcomeUnknown\"W\n" +
 	"\rBlocksRequest\x12\x18\n" +
 	"\achannel\x18\x01 \x01(\tR\achannel\x12\x14\n" +
 	"\x05start\x18\x02 \x01(\x04R\x05start\x12\x16\n" +
@@ -1362,9 +1435,11 @@ const file_network_pb_node_proto_rawDesc = "" +
 	"\fblock_number\x18\x01 \x01(\x04R\vblockNumber\x12\x14\n" +
 	"\x05index\x18\x02 \x01(\rR\x05index\x128\n" +
 	"\benvelope\x18\x03 \x01(\v2\x1c.medshare.ledger.v1.EnvelopeR\benvelope\x124\n" +
-	"\x06result\x18\x04 \x01(\v2\x1c.medshare.ledger.v1.TxResultR\x06result\",\n" +
+	"\x06result\x18\x04 \x01(\v2\x1c.medshare.ledger.v1.TxResultR\x06result\"K\n" +
 	"\x10ChainInfoRequest\x12\x18\n" +
-	"\achannel\x18\x01 \x01(\tR\achannel\"\xc5\x01\n" +
+	"\achannel\x18\x01 \x01(\tR\achannel\x12\x1d\n" +
+	"\n" +
+	"read_index\x18\x02 \x01(\bR\treadIndex\"\xe6\x01\n" +
 	"\tChainInfo\x12\x18\n" +
 	"\achannel\x18\x01 \x01(\tR\achannel\x12\x16\n" +
 	"\x06height\x18\x02 \x01(\x04R\x06height\x12!\n" +
@@ -1373,7 +1448,9 @@ const file_network_pb_node_proto_rawDesc = "" +
 	"state_hash\x18\x04 \x01(\fR\tstateHash\x12\x16\n" +
 	"\x06leader\x18\x05 \x01(\tR\x06leader\x12\x16\n" +
 	"\x06halted\x18\x06 \x01(\bR\x06halted\x12\x14\n" +
-	"\x05alert\x18\a \x01(\tR\x05alert\"I\n" +
+	"\x05alert\x18\a \x01(\tR\x05alert\x12\x1f\n" +
+	"\vcatching_up\x18\b \x01(\bR\n" +
+	"catchingUp\"I\n" +
 	"\x12JoinChannelRequest\x123\n" +
 	"\agenesis\x18\x01 \x01(\v2\x19.medshare.ledger.v1.BlockR\agenesis\"/\n" +
 	"\x13JoinChannelResponse\x12\x18\n" +

@@ -40,7 +40,11 @@ type GatewayClient interface {
 	// ACL, clock skew, duplicate ID), simulates it on this node's state and, if
 	// it succeeds, orders it. It returns once the channel's leader has queued it.
 	Submit(ctx context.Context, in *SubmitRequest, opts ...grpc.CallOption) (*SubmitResponse, error)
-	// Evaluate runs a signed proposal read-only on this node's state.
+	// Evaluate runs a signed proposal read-only on this node's state. The
+	// node answers only while it is caught up with the channel's leader
+	// (ChainInfo.catching_up false), after waiting — within the call's
+	// deadline — until it holds min_height blocks, or, for a linearizable
+	// read, every block the channel had committed when the call arrived.
 	Evaluate(ctx context.Context, in *EvaluateRequest, opts ...grpc.CallOption) (*EvaluateResponse, error)
 	// CommitStatus waits until the transaction is committed on this node.
 	CommitStatus(ctx context.Context, in *CommitStatusRequest, opts ...grpc.CallOption) (*CommitStatusResponse, error)
@@ -118,7 +122,11 @@ type GatewayServer interface {
 	// ACL, clock skew, duplicate ID), simulates it on this node's state and, if
 	// it succeeds, orders it. It returns once the channel's leader has queued it.
 	Submit(context.Context, *SubmitRequest) (*SubmitResponse, error)
-	// Evaluate runs a signed proposal read-only on this node's state.
+	// Evaluate runs a signed proposal read-only on this node's state. The
+	// node answers only while it is caught up with the channel's leader
+	// (ChainInfo.catching_up false), after waiting — within the call's
+	// deadline — until it holds min_height blocks, or, for a linearizable
+	// read, every block the channel had committed when the call arrived.
 	Evaluate(context.Context, *EvaluateRequest) (*EvaluateResponse, error)
 	// CommitStatus waits until the transaction is committed on this node.
 	CommitStatus(context.Context, *CommitStatusRequest) (*CommitStatusResponse, error)
