@@ -43,15 +43,60 @@ func TestACL(t *testing.T) {
 		{h1.Nodes[0], "storage", "Store", false},
 	}
 	for _, tt := range tests {
-		if got := cfg.Allowed(tt.who.Identity, tt.cc, tt.fn); got != tt.allowed {
+		if got := cfg.Allowed(tt.who.Identity, tt.cc, tt.fn, "Storage"); got != tt.allowed {
 			t.Errorf("%s (%s) calling %s/%s: allowed = %v, want %v", tt.who, tt.who.Role(), tt.cc, tt.fn, got, tt.allowed)
 		}
 	}
 	// Without rules: clients and administrators of members, not nodes.
 	f.Config.Acl = nil
 	cfg, _ = channel.New(f.Config)
-	if !cfg.Allowed(h2.Client.Identity, "kv", "Put") || cfg.Allowed(h2.Nodes[0].Identity, "kv", "Put") {
+	if !cfg.Allowed(h2.Client.Identity, "kv", "Put", "KV") || cfg.Allowed(h2.Nodes[0].Identity, "kv", "Put", "KV") {
 		t.Error("default ACL")
+	}
+}
+
+// TestACLComparesQualifiedNames is the regression test for a rule on
+// "cc/Contract:Fn" that a call of plain "Fn" (routed to the same function,
+// Contract being the default contract) walked around, and for a rule on
+// "cc/Fn" that also opened another contract's Fn.
+func TestACLComparesQualifiedNames(t *testing.T) {
+	f := fixture.New(t, "main", []string{"H1MSP"})
+	f.Config.Acl = []*pb.ACLRule{
+		{Resource: "records/*", Principals: []string{"*.client", "*.admin"}},
+		{Resource: "records/Records:Erase", Principals: []string{"*.admin"}},
+		{Resource: "records/Read", Principals: []string{"*.client"}},
+	}
+	cfg, err := channel.New(f.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, admin := f.Orgs[0].Client.Identity, f.Orgs[0].Admin.Identity
+	tests := []struct {
+		name    string
+		fn      string
+		def     string
+		who     *identity.Identity
+		allowed bool
+	}{
+		{"qualified name, as the rule is written", "Records:Erase", "Records", client, false},
+		{"plain name reaching the same function", "Erase", "Records", client, false},
+		{"administrator", "Erase", "Records", admin, true},
+		{"plain rule, qualified call", "Records:Read", "Records", client, true},
+		{"plain rule, plain call", "Read", "Records", client, true},
+		{"plain rule, administrator", "Read", "Records", admin, false},
+		{"another contract's Read is not the default's", "Audit:Read", "Records", admin, true},
+		{"another contract's Erase falls to records/*", "Audit:Erase", "Records", client, true},
+	}
+	for _, tt := range tests {
+		if got := cfg.Allowed(tt.who, "records", tt.fn, tt.def); got != tt.allowed {
+			t.Errorf("%s: %s (%s) calling records/%s: allowed = %v, want %v", tt.name, tt.who, tt.who.Role(), tt.fn, got, tt.allowed)
+		}
+	}
+	for _, bad := range []string{"records/Records:", "records/:Erase", "records/A:B:C", "records/Records:*", "records/*:Erase"} {
+		f.Config.Acl = []*pb.ACLRule{{Resource: bad, Principals: []string{"*.admin"}}}
+		if _, err := channel.New(f.Config); err == nil {
+			t.Errorf("rule %q accepted; no call can match it", bad)
+		}
 	}
 }
 

@@ -183,12 +183,12 @@ func parseRule(r *pb.ACLRule) (aclRule, error) {
 		rule.chaincode, rule.function = "*", "*"
 	case strings.Count(res, "/") == 1:
 		cc, fn, _ := strings.Cut(res, "/")
-		if !block.ValidChaincodeName(cc) || fn == "" {
-			return rule, fmt.Errorf("ACL resource %q must be \"chaincode/Function\", \"chaincode/*\" or \"*\"", res)
+		if !block.ValidChaincodeName(cc) || !validRuleFunction(fn) {
+			return rule, fmt.Errorf("ACL resource %q must be \"chaincode/Function\", \"chaincode/Contract:Function\", \"chaincode/*\" or \"*\"", res)
 		}
 		rule.chaincode, rule.function = cc, fn
 	default:
-		return rule, fmt.Errorf("ACL resource %q must be \"chaincode/Function\", \"chaincode/*\" or \"*\"", res)
+		return rule, fmt.Errorf("ACL resource %q must be \"chaincode/Function\", \"chaincode/Contract:Function\", \"chaincode/*\" or \"*\"", res)
 	}
 	if len(r.GetPrincipals()) == 0 {
 		return rule, fmt.Errorf("ACL resource %q has no principals", r.GetResource())
@@ -203,6 +203,29 @@ func parseRule(r *pb.ACLRule) (aclRule, error) {
 	return rule, nil
 }
 
+// validRuleFunction reports whether a rule's function part is "*",
+// "Function" or "Contract:Function": a rule that no call could match would
+// silently leave the function to the default.
+func validRuleFunction(fn string) bool {
+	if fn == "*" {
+		return true
+	}
+	contract, method, qualified := strings.Cut(fn, ":")
+	if !qualified {
+		method = contract
+	}
+	return method != "" && !strings.ContainsAny(method, ":*") && (!qualified || (contract != "" && !strings.Contains(contract, "*")))
+}
+
+// qualify is chaincode.QualifiedFunction for names and the contract that
+// unqualified names go to ("" for chaincode without contracts).
+func qualify(function, defaultContract string) string {
+	if defaultContract == "" || strings.IndexByte(function, ':') >= 0 {
+		return function
+	}
+	return defaultContract + ":" + function
+}
+
 func (r aclRule) allows(id *identity.Identity) bool {
 	for _, p := range r.principals {
 		if (p.msp == "*" || p.msp == id.MSPID()) && (p.role == "*" || p.role == string(id.Role())) {
@@ -212,25 +235,29 @@ func (r aclRule) allows(id *identity.Identity) bool {
 	return false
 }
 
-// Allowed reports whether an identity may call a chaincode function. The
-// most specific matching rule decides ("cc/Fn", then "cc/*", then "*"); a
-// rule for "Fn" also covers calls that name the contract ("Contract:Fn").
+// Allowed reports whether an identity may call a chaincode function.
+// function is the name the call gives; defaultContract is the contract the
+// chaincode routes unqualified names to ("" when it has no contracts; see
+// chaincode.QualifiedFunction). Calls and rules are compared in qualified
+// form, "Contract:Function", so a rule for "cc/Contract:Fn" also governs a
+// call of plain "Fn" when Contract is the default, and a rule for "cc/Fn"
+// means the default contract's Fn — the function such a call reaches — not
+// an Fn of another contract.
+//
+// The most specific matching rule decides ("cc/Fn", then "cc/*", then "*").
 // System chaincode (names starting with '_') is for administrators only,
 // whatever the rules say. Without a matching rule, any member's clients and
 // administrators are allowed.
-func (c *Config) Allowed(id *identity.Identity, chaincode, function string) bool {
+func (c *Config) Allowed(id *identity.Identity, chaincode, function, defaultContract string) bool {
 	if strings.HasPrefix(chaincode, "_") {
 		return id.Role() == identity.RoleAdmin
 	}
-	method := function
-	if i := strings.LastIndexByte(function, ':'); i >= 0 {
-		method = function[i+1:]
-	}
+	call := qualify(function, defaultContract)
 	best, bestRank := -1, 0
 	for i, r := range c.acl {
 		rank := 0
 		switch {
-		case r.chaincode == chaincode && (r.function == function || r.function == method):
+		case r.chaincode == chaincode && r.function != "*" && qualify(r.function, defaultContract) == call:
 			rank = 3
 		case r.chaincode == chaincode && r.function == "*":
 			rank = 2
