@@ -337,7 +337,10 @@ func (c *Chain) order(ctx context.Context, id string, raw []byte, env *pb.Envelo
 }
 
 // Enqueue accepts transactions forwarded by followers. They were endorsed
-// by the follower; they are fully validated again when their block executes.
+// by the follower; the leader authenticates them again (structure, creator,
+// signature — the verification is cached, so their block does not repeat
+// it), so a faulty or malicious node cannot fill blocks with unsigned data,
+// and they are fully validated again when their block executes.
 func (c *Chain) Enqueue(envs []*pb.Envelope) []error {
 	errs := make([]error, len(envs))
 	leader := c.IsLeader()
@@ -346,12 +349,12 @@ func (c *Chain) Enqueue(envs []*pb.Envelope) []error {
 			errs[i] = ErrNotLeader
 			continue
 		}
-		tx, err := block.TxFromEnvelope(env, c.cfg.MaxTxBytes())
+		a, err := c.exec.AuthenticateEnvelope(env, c.opts.Now())
 		if err != nil {
 			errs[i] = err
 			continue
 		}
-		errs[i] = c.queue.add(tx.TxID, tx.Raw, c.opts.Now())
+		errs[i] = c.queue.add(a.Tx.TxID, a.Tx.Raw, c.opts.Now())
 	}
 	return errs
 }
