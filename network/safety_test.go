@@ -12,6 +12,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"gopkg.in/yaml.v3"
 
 	"github.com/medshare/medshare/network/block"
 	"github.com/medshare/medshare/network/channel"
@@ -30,6 +32,7 @@ import (
 	"github.com/medshare/medshare/network/identity"
 	"github.com/medshare/medshare/network/lifecycle"
 	"github.com/medshare/medshare/network/nettest"
+	"github.com/medshare/medshare/network/node"
 	"github.com/medshare/medshare/network/pb"
 )
 
@@ -381,4 +384,142 @@ func TestPeerTLSChecksOrganisationAndRole(t *testing.T) {
 			t.Errorf("the impostor of node%d was accepted as that node: %v", i, calls)
 		}
 	}
+}
+
+// setNodeConfig rewrites node i's configuration file; it takes effect when
+// the node (re)starts.
+func setNodeConfig(t *testing.T, n *nettest.Network, i int, edit func(*node.Config)) {
+	t.Helper()
+	path := filepath.Join(n.Nodes[i].Dir, "node.yaml")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c node.Config
+	if err := yaml.Unmarshal(raw, &c); err != nil {
+		t.Fatal(err)
+	}
+	edit(&c)
+	if raw, err = yaml.Marshal(c); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSkewedLeaderIsRefusedAndReplaced is hole 6 on real nodes: block time
+// had no upper bound, so a leader whose clock ran hours ahead stamped its
+// blocks in the future, every later leader had to stamp later still, and
+// every transaction of a client with a correct clock was committed as
+// BAD_TIMESTAMP, its ID used up. Here node2's clock runs two hours ahead and
+// it is made the leader; a transaction is submitted through a correct
+// node. The other nodes must refuse node2's block (it is stamped beyond
+// MaxBlockAhead of their clocks), replace node2 as leader, and go on: no
+// committed block is stamped ahead, no transaction is BAD_TIMESTAMP.
+func TestSkewedLeaderIsRefusedAndReplaced(t *testing.T) {
+	const ch = "main"
+	const skewed = 2
+	n := startNetwork(t, nettest.Options{Channels: []string{ch}, Raft: fastRaft})
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	// Restart the network with node2's clock two hours ahead and node2
+	// quicker to stand for election than the others, then start node2 and
+	// node0 alone, so that node2 becomes the leader.
+	for i := range n.Nodes {
+		if err := n.Terminate(i); err != nil {
+			t.Fatal(err)
+		}
+		setNodeConfig(t, n, i, func(c *node.Config) {
+			if i == skewed {
+				c.FaultClockOffset = 2 * time.Hour
+				c.Raft.HeartbeatTimeout, c.Raft.ElectionTimeout, c.Raft.LeaderLeaseTimeout = 200*time.Millisecond, 200*time.Millisecond, 100*time.Millisecond
+			} else {
+				c.Raft.HeartbeatTimeout, c.Raft.ElectionTimeout, c.Raft.LeaderLeaseTimeout = 2*time.Second, 2*time.Second, time.Second
+			}
+		})
+	}
+	for _, i := range []int{skewed, 0} {
+		if err := n.Restart(ctx, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if l := leaderIndex(t, ctx, n, ch); l != skewed {
+		t.Fatalf("node%d leads, not node2", l)
+	}
+	if err := n.Restart(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("node2, two hours ahead, leads %s", ch)
+	const correct = 0
+	gw, err := n.Gateway(correct, correct, "client")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv := gw.GetNetwork(ch).GetContract("kv")
+	_, commit, err := kv.SubmitAsync("Put", client.WithArguments("during-skew", "1"))
+	if err != nil {
+		t.Logf("submitting while node2 leads: %v", err)
+	}
+	start := time.Now()
+	for {
+		info, err := n.Info(ctx, correct, ch)
+		if err == nil && info.GetLeader() != "" && info.GetLeader() != n.Nodes[skewed].ID {
+			t.Logf("node2 replaced by %s after %s", info.GetLeader(), time.Since(start).Round(time.Millisecond))
+			break
+		}
+		if time.Since(start) > time.Minute {
+			t.Fatalf("node2 still leads a minute after its block: %v %v", info, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The transaction submitted meanwhile commits valid, or not at all
+	// (the old leader may hold it); it must not be used up as BAD_TIMESTAMP.
+	if commit != nil {
+		cctx, ccancel := context.WithTimeout(ctx, 15*time.Second)
+		st, err := commit.StatusContext(cctx)
+		ccancel()
+		switch {
+		case err != nil:
+			t.Logf("the transaction submitted while node2 led did not commit: %v", err)
+		case !st.Successful:
+			t.Fatalf("the transaction submitted while node2 led committed as %s: %s", st.Code, st.Message)
+		}
+	}
+	if _, err := kv.SubmitTransaction("Put", "after-skew", "2"); err != nil {
+		t.Fatalf("a transaction after node2 was replaced: %v", err)
+	}
+	info, err := n.WaitConverged(ctx, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No committed block is stamped ahead of the correct clocks.
+	conn, _, err := n.Dial(correct, correct, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit := time.Now().Add(channel.DefaultMaxBlockAhead)
+	for b := range info.GetHeight() {
+		blk, err := pb.NewDeliverClient(conn).GetBlock(ctx, &pb.GetBlockRequest{Channel: ch, Number: b, HeaderOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if at := time.Unix(0, blk.GetHeader().GetTimestamp()); at.After(limit) {
+			t.Errorf("block %d is stamped %s, %s ahead of the correct clocks", b, at.UTC().Format(time.RFC3339), time.Until(at).Round(time.Second))
+		}
+	}
+	// The refusal was the reason, and the operators are told.
+	var alerts []string
+	for i := range n.Nodes {
+		if i == skewed {
+			continue
+		}
+		if inf, err := n.Info(ctx, i, ch); err == nil && strings.Contains(inf.GetAlert(), "ahead of") {
+			alerts = append(alerts, inf.GetAlert())
+		}
+	}
+	if len(alerts) == 0 {
+		t.Fatal("no correct node reports refusing node2's block")
+	}
+	t.Logf("alert: %s", alerts[0])
 }

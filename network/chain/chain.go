@@ -218,13 +218,16 @@ func start(store *ledger.Store, cfg *channel.Config, opts Options) (*Chain, erro
 		peers = append(peers, consensus.Peer{ID: n.GetId(), Address: n.GetClusterAddress()})
 	}
 	leaderCh := make(chan bool, 16)
-	group, err := consensus.Start(filepath.Join(opts.Dir, "raft"), opts.Signer.Name(), peers, &fsm{c: c}, layer, opts.Raft, leaderCh)
+	gate := newBlockTimeGate(c) // see blocktime.go
+	c.opts.Raft.Gate = gate
+	group, err := consensus.Start(filepath.Join(opts.Dir, "raft"), opts.Signer.Name(), peers, &fsm{c: c}, layer, c.opts.Raft, leaderCh)
 	if err != nil {
 		layer.Close()
 		store.Close()
 		return nil, err
 	}
 	c.group = group
+	gate.group.Store(group)
 	c.wg.Add(3)
 	go c.watchLeadership(leaderCh)
 	go c.forwardLoop()

@@ -117,6 +117,10 @@ func TestConfigValidation(t *testing.T) {
 		}, "ACL resource"},
 		{"bad ACL role", func(c *pb.ChannelConfig) { c.Acl = []*pb.ACLRule{{Resource: "*", Principals: []string{"H1MSP.king"}}} }, "ACL principal"},
 		{"huge timeout", func(c *pb.ChannelConfig) { c.Batch = &pb.BatchConfig{TimeoutMillis: 120_000} }, "batch timeout"},
+		{"negative block lead", func(c *pb.ChannelConfig) { c.MaxBlockAheadMillis = -1 }, "max block ahead"},
+		{"block lead beyond the clock skew", func(c *pb.ChannelConfig) {
+			c.MaxClockSkewMillis, c.MaxBlockAheadMillis = 5_000, 6_000
+		}, "max block ahead 6000ms must be in 0..max clock skew (5s)"},
 	}
 	for _, tt := range tests {
 		f := fixture.New(t, "main", []string{"H1MSP", "H2MSP"})
@@ -124,6 +128,27 @@ func TestConfigValidation(t *testing.T) {
 		_, err := channel.New(f.Config)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: error %v, want it to mention %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+func TestMaxBlockAhead(t *testing.T) {
+	f := fixture.New(t, "main", []string{"H1MSP"})
+	for _, tt := range []struct {
+		skew, ahead int64
+		want        time.Duration
+	}{
+		{0, 0, channel.DefaultMaxBlockAhead},
+		{10_000, 0, 10 * time.Second}, // never beyond the clock skew
+		{0, 2_000, 2 * time.Second},
+	} {
+		f.Config.MaxClockSkewMillis, f.Config.MaxBlockAheadMillis = tt.skew, tt.ahead
+		cfg, err := channel.New(f.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cfg.MaxBlockAhead(); got != tt.want {
+			t.Errorf("skew %dms, ahead %dms: MaxBlockAhead() = %s, want %s", tt.skew, tt.ahead, got, tt.want)
 		}
 	}
 }

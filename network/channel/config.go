@@ -25,6 +25,9 @@ const (
 	DefaultBatchTimeout      = 20 * time.Millisecond
 	DefaultMaxTxBytes        = 1 << 20
 	DefaultMaxClockSkew      = 10 * time.Minute
+	// DefaultMaxBlockAhead is the default of MaxBlockAhead, when the
+	// channel's MaxClockSkew is not smaller.
+	DefaultMaxBlockAhead = 30 * time.Second
 )
 
 // Config is a validated channel configuration. It is immutable.
@@ -93,6 +96,11 @@ func New(c *pb.ChannelConfig) (*Config, error) {
 	}
 	if c.GetMaxClockSkewMillis() < 0 {
 		return nil, fmt.Errorf("channel %s: negative clock skew", c.GetChannel())
+	}
+	if ms := c.GetMaxBlockAheadMillis(); ms < 0 || time.Duration(ms)*time.Millisecond > cfg.MaxClockSkew() {
+		// A block further ahead than the clock skew its transactions may
+		// have would mark every transaction of a correct client BAD_TIMESTAMP.
+		return nil, fmt.Errorf("channel %s: max block ahead %dms must be in 0..max clock skew (%s)", c.GetChannel(), ms, cfg.MaxClockSkew())
 	}
 	for _, r := range c.GetAcl() {
 		rule, err := parseRule(r)
@@ -166,6 +174,20 @@ func (c *Config) MaxClockSkew() time.Duration {
 		return time.Duration(ms) * time.Millisecond
 	}
 	return DefaultMaxClockSkew
+}
+
+// MaxBlockAhead is how far ahead of its own clock a block's timestamp may be
+// for a node to store the block when the leader sends it, before the block
+// is committed. A node refuses a block further ahead, so a leader whose
+// clock runs ahead cannot commit blocks unless a majority of the nodes'
+// clocks agree with it, and the refusing nodes replace it (see package
+// chain). Without a configured value it is DefaultMaxBlockAhead, or
+// MaxClockSkew when that is smaller.
+func (c *Config) MaxBlockAhead() time.Duration {
+	if ms := c.proto.GetMaxBlockAheadMillis(); ms > 0 {
+		return time.Duration(ms) * time.Millisecond
+	}
+	return min(DefaultMaxBlockAhead, c.MaxClockSkew())
 }
 
 // aclRule is a parsed ACLRule.
