@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/medshare/medshare/network/block"
 	"github.com/medshare/medshare/network/channel"
 	"github.com/medshare/medshare/network/identity"
 	"github.com/medshare/medshare/network/internal/fixture"
@@ -149,6 +150,30 @@ func TestMaxBlockAhead(t *testing.T) {
 		}
 		if got := cfg.MaxBlockAhead(); got != tt.want {
 			t.Errorf("skew %dms, ahead %dms: MaxBlockAhead() = %s, want %s", tt.skew, tt.ahead, got, tt.want)
+		}
+	}
+}
+
+// TestGenesisVersions: a channel created before BlockVersion 2 can still be
+// joined and verified (its genesis executes nothing); a version this code
+// does not know cannot.
+func TestGenesisVersions(t *testing.T) {
+	f := fixture.New(t, "main", []string{"H1MSP"})
+	g := f.MakeGenesis(t)
+	if g.GetHeader().GetVersion() != channel.BlockVersion {
+		t.Fatalf("genesis version %d, want %d", g.GetHeader().GetVersion(), channel.BlockVersion)
+	}
+	for v, ok := range map[uint32]bool{0: false, channel.MinBlockVersion: true, channel.BlockVersion: true, channel.BlockVersion + 1: false} {
+		b := proto.Clone(g).(*pb.Block)
+		b.Header.Version = v
+		h := block.HeaderHash(b.Header)
+		sig, err := f.Orgs[0].Admin.SignDigest(h[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Signature = sig
+		if _, err := channel.VerifyGenesis(b); (err == nil) != ok {
+			t.Errorf("genesis of version %d: %v, want accepted = %v", v, err, ok)
 		}
 	}
 }

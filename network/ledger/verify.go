@@ -65,6 +65,7 @@ type verifier struct {
 	lt       lthash.Hash
 	prevHash block.Hash
 	prevTime int64
+	prevVer  uint32
 	// How many transaction-index and history entries the blocks imply.
 	// Each one is looked up while its block is checked; if the store holds
 	// more, the extra ones are found by checking every stored entry
@@ -172,6 +173,9 @@ func (v *verifier) block(n uint64, raw []byte) bool {
 		if h.GetTimestamp() < v.prevTime {
 			v.fail(n, -1, "timestamp goes back in time")
 		}
+		if h.GetVersion() < v.prevVer || h.GetVersion() > channel.BlockVersion {
+			v.fail(n, -1, "block version %d after version %d (this code knows %d..%d)", h.GetVersion(), v.prevVer, channel.MinBlockVersion, channel.BlockVersion)
+		}
 		v.checkCutter(n, b, hash)
 		root := block.TxRoot(b.GetTransactions(), b.GetResults())
 		if len(b.GetResults()) != len(b.GetTransactions()) {
@@ -191,6 +195,7 @@ func (v *verifier) block(n uint64, raw []byte) bool {
 	}
 	v.prevHash = hash
 	v.prevTime = h.GetTimestamp()
+	v.prevVer = h.GetVersion()
 	v.r.Transactions += uint64(len(b.GetTransactions()))
 	return true
 }
