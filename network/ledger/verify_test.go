@@ -37,6 +37,33 @@ func (d tamperDB) del(t *testing.T, key []byte) {
 	}
 }
 
+// tamperAndVerify closes the chain's store, lets tamper edit its database,
+// and verifies it, which must find a problem.
+func (c *chain) tamperAndVerify(tamper func(t *testing.T, db tamperDB)) *ledger.Report {
+	t := c.t
+	t.Helper()
+	c.store.Close()
+	db, err := kvstore.Open(c.dir, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tamper(t, tamperDB{db})
+	db.Close()
+	s, err := ledger.OpenReadOnly(c.dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rep, err := s.Verify(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK() {
+		t.Fatal("tampering went unnoticed")
+	}
+	return rep
+}
+
 // TestVerifyCoversEveryKeyspace tampers with each keyspace the store serves
 // from — blocks, the block-hash index, the transaction index, the world
 // state, the history and the metadata — by changing, adding and removing
@@ -114,25 +141,7 @@ func TestVerifyCoversEveryKeyspace(t *testing.T) {
 			if rep, err := c.store.Verify(context.Background()); err != nil || !rep.OK() {
 				t.Fatalf("untampered store: %v %v", err, rep.Problems)
 			}
-			c.store.Close()
-			db, err := kvstore.Open(c.dir, nil, false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tt.tamper(t, tamperDB{db})
-			db.Close()
-			s, err := ledger.OpenReadOnly(c.dir, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			rep, err := s.Verify(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if rep.OK() {
-				t.Fatal("tampering went unnoticed")
-			}
+			rep := c.tamperAndVerify(tt.tamper)
 			what := strings.ReplaceAll(tt.what, "%5", txIDs[5])
 			for _, p := range rep.Problems {
 				if p.Block == tt.block && strings.Contains(p.What, what) {
