@@ -54,6 +54,9 @@ type Invocation struct {
 	// whatever the calling chaincode does with it: a caller cannot lend its
 	// callee's functions to identities the callee's ACL does not admit.
 	Authorize func(chaincode, function string) error
+	// Members is the channel's membership, which chaincode reads with
+	// ChannelMembers; nil when the ledger does not provide it.
+	Members Members
 }
 
 // DefaultContracter is implemented by chaincode that routes function names

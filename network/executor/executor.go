@@ -242,6 +242,7 @@ func (e *Executor) run(a *Authentic, view state.Reader, hist state.HistoryReader
 		ReadOnly:  readOnly,
 		Resolve:   e.resolve,
 		Authorize: func(callee, function string) error { return e.authorize(a.Creator, callee, function) },
+		Members:   e.cfg.Membership(),
 	}
 	res := chaincode.Execute(cc, inv, view, hist)
 	switch {
