@@ -248,6 +248,19 @@ func qualify(function, defaultContract string) string {
 	return defaultContract + ":" + function
 }
 
+// sameFunction reports whether qualify(rule, defaultContract) == call,
+// without building the qualified name (it runs for every rule on every call).
+func sameFunction(rule, call, defaultContract string) bool {
+	if rule == call {
+		return true
+	}
+	if defaultContract == "" || strings.IndexByte(rule, ':') >= 0 {
+		return false
+	}
+	n := len(defaultContract)
+	return len(call) == n+1+len(rule) && call[:n] == defaultContract && call[n] == ':' && call[n+1:] == rule
+}
+
 func (r aclRule) allows(id *identity.Identity) bool {
 	for _, p := range r.principals {
 		if (p.msp == "*" || p.msp == id.MSPID()) && (p.role == "*" || p.role == string(id.Role())) {
@@ -279,7 +292,7 @@ func (c *Config) Allowed(id *identity.Identity, chaincode, function, defaultCont
 	for i, r := range c.acl {
 		rank := 0
 		switch {
-		case r.chaincode == chaincode && r.function != "*" && qualify(r.function, defaultContract) == call:
+		case r.chaincode == chaincode && r.function != "*" && sameFunction(r.function, call, defaultContract):
 			rank = 3
 		case r.chaincode == chaincode && r.function == "*":
 			rank = 2
