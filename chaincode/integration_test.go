@@ -95,7 +95,9 @@ func newSuite(t *testing.T) *suite {
 	n, err := nettest.Start(ctx, nettest.Options{
 		Bin: bin, Dir: t.TempDir(), Chaincodes: []nettest.Chaincode{}, LogLevel: "warn",
 		Batch: &pb.BatchConfig{MaxMessageCount: 100, TimeoutMillis: 10},
-		Users: map[int][]cryptogen.User{1: {{Name: "auditor"}, {Name: "dr-doctor"}}},
+		// The flows run under the access rules the network ships with.
+		ACLProfile: "../network/configtx.yaml",
+		Users:      map[int][]cryptogen.User{1: {{Name: "auditor"}, {Name: "dr-doctor"}}},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -19,12 +19,14 @@ var bin string
 func TestMain(m *testing.M) { nettest.Main(m, &bin) }
 
 // TestDemo runs `medshare demo` against a real three-node network deployed
-// as scripts/network.sh deploys it, and checks every step's outcome.
+// as scripts/network.sh deploys it, under the access rules of
+// network/configtx.yaml, and checks every step's outcome.
 func TestDemo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	n, err := nettest.Start(ctx, nettest.Options{
 		Bin: bin, Dir: t.TempDir(), Chaincodes: []nettest.Chaincode{}, LogLevel: "warn",
+		ACLProfile: shippedProfile, // the access rules network.sh creates the channels with
 		// network.sh's identities: each hospital's records gateway, the
 		// enrolled doctor and researcher, the research institute's auditor.
 		Users: map[int][]cryptogen.User{0: {{Name: "gateway"}}, 1: {{Name: "gateway"}, {Name: "dr-bob"}}, 2: {{Name: "carol"}, {Name: "auditor"}}},

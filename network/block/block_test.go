@@ -160,5 +160,14 @@ func FuzzParseTx(f *testing.F) {
 		if tx.TxID == "" || len(tx.Proposal.GetArgs()) == 0 {
 			t.Fatal("accepted a transaction without ID or function")
 		}
+		// What is accepted is the one canonical encoding of what it means.
+		env, err := proto.MarshalOptions{Deterministic: true}.Marshal(tx.Envelope)
+		if err != nil || !bytes.Equal(env, b) {
+			t.Fatalf("accepted a non-canonical envelope: % x, canonical % x", b, env)
+		}
+		p, err := proto.MarshalOptions{Deterministic: true}.Marshal(tx.Proposal)
+		if err != nil || !bytes.Equal(p, tx.Envelope.GetProposal()) {
+			t.Fatalf("accepted a non-canonical proposal: % x, canonical % x", tx.Envelope.GetProposal(), p)
+		}
 	})
 }

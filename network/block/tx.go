@@ -36,16 +36,39 @@ func ValidChannelName(name string) bool { return channelName.MatchString(name) }
 
 // ValidationError is a transaction rejected before or during execution, with
 // the code that goes into its block.
+//
+// Code and Msg enter the transaction's result, which every node computes and
+// the block's Merkle root commits to, so both must be the same on every node
+// and every build: Msg is made only of fixed text, integers and names that
+// passed validation — never a library's error text (protobuf-go varies its
+// own on purpose, crypto/x509 and encoding/json change theirs between Go
+// releases) and never echoed input (Go's quoting of Unicode follows the
+// Unicode tables of the release). Such text goes into Detail, which is
+// reported to the submitting client and logged, but never stored in a block.
 type ValidationError struct {
-	Code pb.ValidationCode
-	Msg  string
+	Code   pb.ValidationCode
+	Msg    string
+	Detail string
 }
 
-func (e *ValidationError) Error() string { return e.Code.String() + ": " + e.Msg }
+func (e *ValidationError) Error() string {
+	if e.Detail == "" {
+		return e.Code.String() + ": " + e.Msg
+	}
+	return e.Code.String() + ": " + e.Msg + " (" + e.Detail + ")"
+}
 
-// Invalid returns a ValidationError with a formatted message.
+// Invalid returns a ValidationError with a formatted message. The message is
+// consensus-critical (see ValidationError): format it only from constants,
+// integers and validated names.
 func Invalid(code pb.ValidationCode, format string, args ...any) *ValidationError {
 	return &ValidationError{Code: code, Msg: fmt.Sprintf(format, args...)}
+}
+
+// WithDetail adds diagnostic text that is never hashed, and returns e.
+func (e *ValidationError) WithDetail(format string, args ...any) *ValidationError {
+	e.Detail = fmt.Sprintf(format, args...)
+	return e
 }
 
 // Signer is what signs proposals: a client identity and its key.
@@ -94,8 +117,8 @@ func SignProposal(s Signer, p Proposal) (*pb.Envelope, string, error) {
 	return &pb.Envelope{Proposal: raw, Signature: sig}, TxID(p.Nonce, s.Bytes()), nil
 }
 
-// Tx is a decoded, structurally checked transaction. Its signature and
-// creator are not yet verified.
+// Tx is a decoded, structurally checked transaction in its canonical
+// encoding. Its signature and creator are not yet verified.
 type Tx struct {
 	Envelope *pb.Envelope
 	Proposal *pb.Proposal
@@ -110,7 +133,8 @@ func (t *Tx) Function() string { return string(t.Proposal.Args[0]) }
 // Timestamp is the client-signed time.
 func (t *Tx) Timestamp() time.Time { return time.Unix(0, t.Proposal.Timestamp).UTC() }
 
-// ParseTx decodes a serialised envelope and checks its structure. maxBytes
+// ParseTx decodes a serialised envelope and checks its structure, including
+// that both the envelope and the proposal are canonically encoded. maxBytes
 // bounds the envelope size (0: no bound). Errors are *ValidationError.
 func ParseTx(raw []byte, maxBytes int) (*Tx, error) {
 	if maxBytes > 0 && len(raw) > maxBytes {
@@ -118,7 +142,10 @@ func ParseTx(raw []byte, maxBytes int) (*Tx, error) {
 	}
 	env := new(pb.Envelope)
 	if err := proto.Unmarshal(raw, env); err != nil {
-		return nil, Invalid(pb.ValidationCode_BAD_PAYLOAD, "envelope: %v", err)
+		return nil, Invalid(pb.ValidationCode_BAD_PAYLOAD, "envelope does not decode").WithDetail("%v", err)
+	}
+	if !canonical(raw, envelopeFields) {
+		return nil, Invalid(pb.ValidationCode_BAD_PAYLOAD, "envelope is not canonically encoded")
 	}
 	tx, err := checkEnvelope(env)
 	if err != nil {
@@ -129,11 +156,16 @@ func ParseTx(raw []byte, maxBytes int) (*Tx, error) {
 }
 
 // TxFromEnvelope checks an envelope received as a message and serialises it
-// deterministically for storage.
+// deterministically for storage. An envelope that carries fields this
+// version does not know is refused: they would be stored and hashed, though
+// nobody signed them.
 func TxFromEnvelope(env *pb.Envelope, maxBytes int) (*Tx, error) {
+	if len(env.ProtoReflect().GetUnknown()) > 0 {
+		return nil, Invalid(pb.ValidationCode_BAD_PAYLOAD, "envelope is not canonically encoded")
+	}
 	raw, err := proto.MarshalOptions{Deterministic: true}.Marshal(env)
 	if err != nil {
-		return nil, Invalid(pb.ValidationCode_BAD_PAYLOAD, "envelope: %v", err)
+		return nil, Invalid(pb.ValidationCode_BAD_PAYLOAD, "envelope does not encode").WithDetail("%v", err)
 	}
 	if maxBytes > 0 && len(raw) > maxBytes {
 		return nil, Invalid(pb.ValidationCode_OVERSIZED, "transaction of %d bytes exceeds the channel's limit of %d", len(raw), maxBytes)
@@ -152,15 +184,20 @@ func checkEnvelope(env *pb.Envelope) (*Tx, error) {
 	}
 	p := new(pb.Proposal)
 	if err := proto.Unmarshal(env.GetProposal(), p); err != nil {
-		return nil, Invalid(pb.ValidationCode_BAD_PAYLOAD, "proposal: %v", err)
+		return nil, Invalid(pb.ValidationCode_BAD_PAYLOAD, "proposal does not decode").WithDetail("%v", err)
+	}
+	// The signature covers the proposal's bytes, so they must be the only
+	// encoding of what they mean.
+	if !canonical(env.GetProposal(), proposalFields) {
+		return nil, Invalid(pb.ValidationCode_BAD_PAYLOAD, "proposal is not canonically encoded")
 	}
 	switch {
 	case p.GetVersion() != ProposalVersion:
 		return nil, Invalid(pb.ValidationCode_BAD_PAYLOAD, "proposal version %d, want %d", p.GetVersion(), ProposalVersion)
 	case !ValidChannelName(p.GetChannel()):
-		return nil, Invalid(pb.ValidationCode_BAD_PAYLOAD, "channel %q is not a valid channel name", p.GetChannel())
+		return nil, Invalid(pb.ValidationCode_BAD_PAYLOAD, "channel name is not valid").WithDetail("%q", p.GetChannel())
 	case !ValidChaincodeName(p.GetChaincode()):
-		return nil, Invalid(pb.ValidationCode_BAD_PAYLOAD, "chaincode %q is not a valid chaincode name", p.GetChaincode())
+		return nil, Invalid(pb.ValidationCode_BAD_PAYLOAD, "chaincode name is not valid").WithDetail("%q", p.GetChaincode())
 	case len(p.GetArgs()) == 0 || len(p.GetArgs()[0]) == 0:
 		return nil, Invalid(pb.ValidationCode_BAD_PAYLOAD, "no function name")
 	case len(p.GetArgs()) > MaxArgs+1:

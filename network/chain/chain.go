@@ -276,7 +276,9 @@ func start(store *ledger.Store, cfg *channel.Config, opts Options) (*Chain, erro
 		peers = append(peers, consensus.Peer{ID: n.GetId(), Address: n.GetClusterAddress()})
 	}
 	leaderCh := make(chan bool, 16)
-	group, err := consensus.Start(filepath.Join(opts.Dir, "raft"), opts.Signer.Name(), peers, &fsm{c: c}, layer, opts.Raft, leaderCh)
+	gate := newBlockTimeGate(c) // see blocktime.go
+	c.opts.Raft.Gate = gate
+	group, err := consensus.Start(filepath.Join(opts.Dir, "raft"), opts.Signer.Name(), peers, &fsm{c: c}, layer, c.opts.Raft, leaderCh)
 	if err != nil {
 		layer.Close()
 		store.Close()
@@ -297,6 +299,7 @@ func start(store *ledger.Store, cfg *channel.Config, opts Options) (*Chain, erro
 			go c.catchUpAtStart(cp)
 		}
 	}
+	gate.group.Store(group)
 	c.wg.Add(5)
 	go c.watchLeadership(leaderCh)
 	go c.forwardLoop()
@@ -455,7 +458,10 @@ func (c *Chain) order(ctx context.Context, id string, raw []byte, env *pb.Envelo
 }
 
 // Enqueue accepts transactions forwarded by followers. They were endorsed
-// by the follower; they are fully validated again when their block executes.
+// by the follower; the leader authenticates them again (structure, creator,
+// signature — the verification is cached, so their block does not repeat
+// it), so a faulty or malicious node cannot fill blocks with unsigned data,
+// and they are fully validated again when their block executes.
 func (c *Chain) Enqueue(envs []*pb.Envelope) []error {
 	errs := make([]error, len(envs))
 	leader := c.IsLeader()
@@ -464,12 +470,12 @@ func (c *Chain) Enqueue(envs []*pb.Envelope) []error {
 			errs[i] = ErrNotLeader
 			continue
 		}
-		tx, err := block.TxFromEnvelope(env, c.cfg.MaxTxBytes())
+		a, err := c.exec.AuthenticateEnvelope(env, c.opts.Now())
 		if err != nil {
 			errs[i] = err
 			continue
 		}
-		errs[i] = c.queue.add(tx.TxID, tx.Raw, c.opts.Now())
+		errs[i] = c.queue.add(a.Tx.TxID, a.Tx.Raw, c.opts.Now())
 	}
 	return errs
 }

@@ -21,11 +21,11 @@ const (
 
 func validateCompositePart(s string) error {
 	if !utf8.ValidString(s) {
-		return fmt.Errorf("%w: %q is not valid UTF-8", ErrInvalidKey, s)
+		return fmt.Errorf("%w: %+q is not valid UTF-8", ErrInvalidKey, s)
 	}
 	for _, r := range s {
 		if r == 0 || r == utf8.MaxRune {
-			return fmt.Errorf("%w: %q contains U+%04X, reserved for composite keys", ErrInvalidKey, s, r)
+			return fmt.Errorf("%w: %+q contains U+%04X, reserved for composite keys", ErrInvalidKey, s, r)
 		}
 	}
 	return nil
@@ -59,7 +59,7 @@ func CreateCompositeKey(objectType string, attributes []string) (string, error) 
 // attributes.
 func SplitCompositeKey(key string) (string, []string, error) {
 	if !strings.HasPrefix(key, compositeKeyNamespace) || !strings.HasSuffix(key, compositeSep) || len(key) < 2 {
-		return "", nil, fmt.Errorf("%w: %q is not a composite key", ErrInvalidKey, key)
+		return "", nil, fmt.Errorf("%w: %+q is not a composite key", ErrInvalidKey, key)
 	}
 	parts := strings.Split(key[1:len(key)-1], compositeSep)
 	return parts[0], parts[1:], nil
@@ -73,7 +73,7 @@ func validateKey(key string) error {
 	case len(key) > MaxKeyLen:
 		return fmt.Errorf("%w: key of %d bytes exceeds %d", ErrInvalidKey, len(key), MaxKeyLen)
 	case !utf8.ValidString(key):
-		return fmt.Errorf("%w: %q is not valid UTF-8", ErrInvalidKey, key)
+		return fmt.Errorf("%w: %+q is not valid UTF-8", ErrInvalidKey, key)
 	}
 	return nil
 }
@@ -84,7 +84,7 @@ func validateRangeKey(key string) error {
 		return nil
 	}
 	if strings.HasPrefix(key, compositeKeyNamespace) {
-		return fmt.Errorf("%w: range bound %q starts with the composite-key prefix", ErrInvalidKey, key)
+		return fmt.Errorf("%w: range bound %+q starts with the composite-key prefix", ErrInvalidKey, key)
 	}
 	return validateKey(key)
 }

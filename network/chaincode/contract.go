@@ -3,7 +3,9 @@ package chaincode
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"sort"
 	"strconv"
@@ -226,28 +228,28 @@ func decodeArg(b []byte, t reflect.Type) (reflect.Value, error) {
 	case reflect.Bool:
 		x, err := strconv.ParseBool(s)
 		if err != nil {
-			return v, fmt.Errorf("not a boolean: %q", s)
+			return v, fmt.Errorf("not a boolean: %+q", s)
 		}
 		v.SetBool(x)
 		return v, nil
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		x, err := strconv.ParseInt(s, 10, t.Bits())
 		if err != nil {
-			return v, fmt.Errorf("not an integer of %d bits: %q", t.Bits(), s)
+			return v, fmt.Errorf("not an integer of %d bits: %+q", t.Bits(), s)
 		}
 		v.SetInt(x)
 		return v, nil
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		x, err := strconv.ParseUint(s, 10, t.Bits())
 		if err != nil {
-			return v, fmt.Errorf("not an unsigned integer of %d bits: %q", t.Bits(), s)
+			return v, fmt.Errorf("not an unsigned integer of %d bits: %+q", t.Bits(), s)
 		}
 		v.SetUint(x)
 		return v, nil
 	case reflect.Float32, reflect.Float64:
 		x, err := strconv.ParseFloat(s, t.Bits())
 		if err != nil {
-			return v, fmt.Errorf("not a number: %q", s)
+			return v, fmt.Errorf("not a number: %+q", s)
 		}
 		v.SetFloat(x)
 		return v, nil
@@ -259,12 +261,32 @@ func decodeArg(b []byte, t reflect.Type) (reflect.Value, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v.Addr().Interface()); err != nil {
-		return v, fmt.Errorf("invalid JSON: %w", err)
+		return v, jsonError(err)
 	}
 	if dec.More() {
 		return v, fmt.Errorf("invalid JSON: trailing data")
 	}
 	return v, nil
+}
+
+// jsonError describes a decoding error in words of our own, built from the
+// error's fields: chaincode errors enter the transaction's result, which
+// every node must compute alike, and encoding/json's texts are not promised
+// to stay the same between Go releases.
+func jsonError(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Errorf("invalid JSON: syntax error at byte %d", syn.Offset)
+	case errors.As(err, &typ) && typ.Field != "":
+		return fmt.Errorf("invalid JSON: field %s does not hold a %s", typ.Field, typ.Type)
+	case errors.As(err, &typ):
+		return fmt.Errorf("invalid JSON: the value is not a %s", typ.Type)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return errors.New("invalid JSON: unexpected end")
+	}
+	return errors.New("invalid JSON")
 }
 
 func encodeResult(v reflect.Value) ([]byte, error) {
@@ -289,7 +311,7 @@ func encodeResult(v reflect.Value) ([]byte, error) {
 	}
 	b, err := json.Marshal(v.Interface())
 	if err != nil {
-		return nil, fmt.Errorf("encode result: %w", err)
+		return nil, fmt.Errorf("the result cannot be encoded as JSON")
 	}
 	return b, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/x509"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -46,9 +47,38 @@ type Invocation struct {
 	// chaincode defined earlier in the same transaction is callable). Nil
 	// disables InvokeChaincode.
 	Resolve func(view state.Reader, name string) (Invoker, bool)
+	// Authorize, when set, is asked before every chaincode-to-chaincode call
+	// whether the transaction's creator may call function (qualified, see
+	// QualifiedFunction) of chaincode, as if it had called it directly. A
+	// refusal ends the whole transaction with that error (Result.Denied),
+	// whatever the calling chaincode does with it: a caller cannot lend its
+	// callee's functions to identities the callee's ACL does not admit.
+	Authorize func(chaincode, function string) error
 	// Members is the channel's membership, which chaincode reads with
 	// ChannelMembers; nil when the ledger does not provide it.
 	Members Members
+}
+
+// DefaultContracter is implemented by chaincode that routes function names
+// to contracts (Chaincode does): it names the contract that unqualified
+// names go to.
+type DefaultContracter interface {
+	DefaultContract() string
+}
+
+// QualifiedFunction is the name of the function a call reaches, in the form
+// "Contract:Function", as cc's router resolves it: an unqualified name goes
+// to the default contract. Names given to chaincode that has no contracts,
+// and names that already name a contract, are returned as they are. Access
+// rules compare qualified names, so "Fn" and "Contract:Fn" are one function.
+func QualifiedFunction(cc Invoker, function string) string {
+	if strings.IndexByte(function, ':') >= 0 {
+		return function
+	}
+	if d, ok := cc.(DefaultContracter); ok && d.DefaultContract() != "" {
+		return d.DefaultContract() + ":" + function
+	}
+	return function
 }
 
 // Result is the outcome of a chaincode call.
@@ -61,6 +91,9 @@ type Result struct {
 	Events []Event
 	// Err is the chaincode's error; the transaction is invalid.
 	Err error
+	// Denied means Err is Invocation.Authorize's refusal of a
+	// chaincode-to-chaincode call, returned as Authorize returned it.
+	Denied bool
 }
 
 // Execute runs one chaincode call against base state. A panic in the
@@ -68,18 +101,25 @@ type Result struct {
 // or events.
 func Execute(cc Invoker, inv Invocation, base state.Reader, hist state.HistoryReader) Result {
 	overlay := state.NewOverlay(base)
-	s := &txStub{inv: inv, overlay: overlay, hist: hist}
+	s := &txStub{inv: inv, overlay: overlay, hist: hist, denied: new(error)}
 	payload, err := invokeSafely(cc, s)
+	if *s.denied != nil {
+		return Result{Err: *s.denied, Denied: true}
+	}
 	if err != nil {
 		return Result{Err: err}
 	}
 	return Result{Payload: payload, Writes: overlay.Writes(), Events: s.events}
 }
 
+// invokeSafely calls cc, turning a panic into an error. The panic's value
+// stays out of the error: its text (a runtime error's, for one) may change
+// between Go releases, and the error enters the transaction's result, which
+// every node must compute alike.
 func invokeSafely(cc Invoker, s *txStub) (payload []byte, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			payload, err = nil, fmt.Errorf("chaincode %s panicked: %v", s.inv.Chaincode, r)
+			payload, err = nil, fmt.Errorf("chaincode %s panicked", s.inv.Chaincode)
 		}
 	}()
 	return cc.Invoke(&txContext{stub: s, cid: clientIdentity{s.inv.Creator}})
@@ -92,6 +132,9 @@ type txStub struct {
 	hist    state.HistoryReader
 	events  []Event
 	depth   int
+	// denied is shared by a transaction's nested calls: the first refusal
+	// by Invocation.Authorize.
+	denied *error
 }
 
 func (s *txStub) ns() string { return s.inv.Chaincode }
@@ -131,7 +174,7 @@ func (s *txStub) GetState(key string) ([]byte, error) {
 	}
 	v, err := s.overlay.Get(s.ns(), key)
 	if err != nil {
-		return nil, fmt.Errorf("chaincode: get %q: %w", key, err)
+		return nil, fmt.Errorf("chaincode: get %+q: %w", key, err)
 	}
 	return bytes.Clone(v), nil
 }
@@ -144,7 +187,7 @@ func (s *txStub) PutState(key string, value []byte) error {
 		return err
 	}
 	if len(value) > MaxValueLen {
-		return fmt.Errorf("%w: value of %d bytes for %q exceeds %d", ErrInvalidArgument, len(value), key, MaxValueLen)
+		return fmt.Errorf("%w: value of %d bytes for %+q exceeds %d", ErrInvalidArgument, len(value), key, MaxValueLen)
 	}
 	s.overlay.Put(s.ns(), key, value)
 	return nil
@@ -270,7 +313,7 @@ func (s *txStub) GetHistoryForKey(key string) (HistoryQueryIterator, error) {
 	}
 	h, err := s.hist.History(s.ns(), key)
 	if err != nil {
-		return nil, fmt.Errorf("chaincode: history of %q: %w", key, err)
+		return nil, fmt.Errorf("chaincode: history of %+q: %w", key, err)
 	}
 	return &historyIter{mods: h}, nil
 }
@@ -291,7 +334,7 @@ func (s *txStub) SetEvent(name string, payload []byte) error {
 
 func (s *txStub) InvokeChaincode(name string, args [][]byte, channel string) ([]byte, error) {
 	if channel != "" && channel != s.inv.ChannelID {
-		return nil, fmt.Errorf("%w: cannot invoke chaincode on channel %q from %q", ErrInvalidArgument, channel, s.inv.ChannelID)
+		return nil, fmt.Errorf("%w: cannot invoke chaincode on channel %+q from %s", ErrInvalidArgument, channel, s.inv.ChannelID)
 	}
 	if s.inv.Resolve == nil {
 		return nil, fmt.Errorf("%w: chaincode-to-chaincode calls are not available here", ErrInvalidArgument)
@@ -301,12 +344,24 @@ func (s *txStub) InvokeChaincode(name string, args [][]byte, channel string) ([]
 	}
 	cc, ok := s.inv.Resolve(s.overlay, name)
 	if !ok {
-		return nil, fmt.Errorf("%w: chaincode %q is not defined on channel %s", ErrInvalidArgument, name, s.inv.ChannelID)
+		return nil, fmt.Errorf("%w: chaincode %+q is not defined on channel %s", ErrInvalidArgument, name, s.inv.ChannelID)
+	}
+	if s.inv.Authorize != nil {
+		fn := ""
+		if len(args) > 0 {
+			fn = string(args[0])
+		}
+		if err := s.inv.Authorize(name, QualifiedFunction(cc, fn)); err != nil {
+			if *s.denied == nil {
+				*s.denied = err
+			}
+			return nil, err
+		}
 	}
 	inv := s.inv
 	inv.Chaincode = name
 	inv.Args = args
-	child := &txStub{inv: inv, overlay: state.NewOverlay(s.overlay), hist: s.hist, depth: s.depth + 1}
+	child := &txStub{inv: inv, overlay: state.NewOverlay(s.overlay), hist: s.hist, depth: s.depth + 1, denied: s.denied}
 	payload, err := invokeSafely(cc, child)
 	if err != nil {
 		return nil, fmt.Errorf("chaincode %s: %w", name, err)

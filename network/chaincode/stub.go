@@ -25,7 +25,18 @@
 //   - take randomness only from the arguments (the client chooses it);
 //   - do not depend on map iteration order, goroutine scheduling, the
 //     environment, the file system or the network;
-//   - keep no state outside the stub (no package variables that change).
+//   - keep no state outside the stub (no package variables that change);
+//   - return errors whose text is as deterministic as the result: it goes
+//     into the transaction's result, which the block's Merkle root covers.
+//     Build messages from your own words and the values at fault, not from
+//     a library's error text (encoding/json's, strconv's, protobuf's), which
+//     may change between releases; quote input with %+q, not %q, whose
+//     output follows the Go release's Unicode tables. The router and the
+//     stub follow this rule themselves (a panic's value is not reported).
+//
+// Access control applies to every call, including one chaincode calling
+// another (Invocation.Authorize): rules compare qualified names,
+// "Contract:Function" (QualifiedFunction).
 //
 // Differences from Fabric: reads see the transaction's own earlier writes
 // (Fabric reads committed state only), transactions in one block see the

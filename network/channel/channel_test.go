@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/medshare/medshare/network/block"
 	"github.com/medshare/medshare/network/channel"
 	"github.com/medshare/medshare/network/identity"
 	"github.com/medshare/medshare/network/internal/fixture"
@@ -43,15 +44,60 @@ func TestACL(t *testing.T) {
 		{h1.Nodes[0], "storage", "Store", false},
 	}
 	for _, tt := range tests {
-		if got := cfg.Allowed(tt.who.Identity, tt.cc, tt.fn); got != tt.allowed {
+		if got := cfg.Allowed(tt.who.Identity, tt.cc, tt.fn, "Storage"); got != tt.allowed {
 			t.Errorf("%s (%s) calling %s/%s: allowed = %v, want %v", tt.who, tt.who.Role(), tt.cc, tt.fn, got, tt.allowed)
 		}
 	}
 	// Without rules: clients and administrators of members, not nodes.
 	f.Config.Acl = nil
 	cfg, _ = channel.New(f.Config)
-	if !cfg.Allowed(h2.Client.Identity, "kv", "Put") || cfg.Allowed(h2.Nodes[0].Identity, "kv", "Put") {
+	if !cfg.Allowed(h2.Client.Identity, "kv", "Put", "KV") || cfg.Allowed(h2.Nodes[0].Identity, "kv", "Put", "KV") {
 		t.Error("default ACL")
+	}
+}
+
+// TestACLComparesQualifiedNames is the regression test for a rule on
+// "cc/Contract:Fn" that a call of plain "Fn" (routed to the same function,
+// Contract being the default contract) walked around, and for a rule on
+// "cc/Fn" that also opened another contract's Fn.
+func TestACLComparesQualifiedNames(t *testing.T) {
+	f := fixture.New(t, "main", []string{"H1MSP"})
+	f.Config.Acl = []*pb.ACLRule{
+		{Resource: "records/*", Principals: []string{"*.client", "*.admin"}},
+		{Resource: "records/Records:Erase", Principals: []string{"*.admin"}},
+		{Resource: "records/Read", Principals: []string{"*.client"}},
+	}
+	cfg, err := channel.New(f.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, admin := f.Orgs[0].Client.Identity, f.Orgs[0].Admin.Identity
+	tests := []struct {
+		name    string
+		fn      string
+		def     string
+		who     *identity.Identity
+		allowed bool
+	}{
+		{"qualified name, as the rule is written", "Records:Erase", "Records", client, false},
+		{"plain name reaching the same function", "Erase", "Records", client, false},
+		{"administrator", "Erase", "Records", admin, true},
+		{"plain rule, qualified call", "Records:Read", "Records", client, true},
+		{"plain rule, plain call", "Read", "Records", client, true},
+		{"plain rule, administrator", "Read", "Records", admin, false},
+		{"another contract's Read is not the default's", "Audit:Read", "Records", admin, true},
+		{"another contract's Erase falls to records/*", "Audit:Erase", "Records", client, true},
+	}
+	for _, tt := range tests {
+		if got := cfg.Allowed(tt.who, "records", tt.fn, tt.def); got != tt.allowed {
+			t.Errorf("%s: %s (%s) calling records/%s: allowed = %v, want %v", tt.name, tt.who, tt.who.Role(), tt.fn, got, tt.allowed)
+		}
+	}
+	for _, bad := range []string{"records/Records:", "records/:Erase", "records/A:B:C", "records/Records:*", "records/*:Erase"} {
+		f.Config.Acl = []*pb.ACLRule{{Resource: bad, Principals: []string{"*.admin"}}}
+		if _, err := channel.New(f.Config); err == nil {
+			t.Errorf("rule %q accepted; no call can match it", bad)
+		}
 	}
 }
 
@@ -72,6 +118,10 @@ func TestConfigValidation(t *testing.T) {
 		}, "ACL resource"},
 		{"bad ACL role", func(c *pb.ChannelConfig) { c.Acl = []*pb.ACLRule{{Resource: "*", Principals: []string{"H1MSP.king"}}} }, "ACL principal"},
 		{"huge timeout", func(c *pb.ChannelConfig) { c.Batch = &pb.BatchConfig{TimeoutMillis: 120_000} }, "batch timeout"},
+		{"negative block lead", func(c *pb.ChannelConfig) { c.MaxBlockAheadMillis = -1 }, "max block ahead"},
+		{"block lead beyond the clock skew", func(c *pb.ChannelConfig) {
+			c.MaxClockSkewMillis, c.MaxBlockAheadMillis = 5_000, 6_000
+		}, "max block ahead 6000ms must be in 0..max clock skew (5s)"},
 	}
 	for _, tt := range tests {
 		f := fixture.New(t, "main", []string{"H1MSP", "H2MSP"})
@@ -79,6 +129,51 @@ func TestConfigValidation(t *testing.T) {
 		_, err := channel.New(f.Config)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: error %v, want it to mention %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+func TestMaxBlockAhead(t *testing.T) {
+	f := fixture.New(t, "main", []string{"H1MSP"})
+	for _, tt := range []struct {
+		skew, ahead int64
+		want        time.Duration
+	}{
+		{0, 0, channel.DefaultMaxBlockAhead},
+		{10_000, 0, 10 * time.Second}, // never beyond the clock skew
+		{0, 2_000, 2 * time.Second},
+	} {
+		f.Config.MaxClockSkewMillis, f.Config.MaxBlockAheadMillis = tt.skew, tt.ahead
+		cfg, err := channel.New(f.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cfg.MaxBlockAhead(); got != tt.want {
+			t.Errorf("skew %dms, ahead %dms: MaxBlockAhead() = %s, want %s", tt.skew, tt.ahead, got, tt.want)
+		}
+	}
+}
+
+// TestGenesisVersions: a channel created before BlockVersion 2 can still be
+// joined and verified (its genesis executes nothing); a version this code
+// does not know cannot.
+func TestGenesisVersions(t *testing.T) {
+	f := fixture.New(t, "main", []string{"H1MSP"})
+	g := f.MakeGenesis(t)
+	if g.GetHeader().GetVersion() != channel.BlockVersion {
+		t.Fatalf("genesis version %d, want %d", g.GetHeader().GetVersion(), channel.BlockVersion)
+	}
+	for v, ok := range map[uint32]bool{0: false, channel.MinBlockVersion: true, channel.BlockVersion: true, channel.BlockVersion + 1: false} {
+		b := proto.Clone(g).(*pb.Block)
+		b.Header.Version = v
+		h := block.HeaderHash(b.Header)
+		sig, err := f.Orgs[0].Admin.SignDigest(h[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Signature = sig
+		if _, err := channel.VerifyGenesis(b); (err == nil) != ok {
+			t.Errorf("genesis of version %d: %v, want accepted = %v", v, err, ok)
 		}
 	}
 }

@@ -25,6 +25,9 @@ const (
 	DefaultBatchTimeout      = 20 * time.Millisecond
 	DefaultMaxTxBytes        = 1 << 20
 	DefaultMaxClockSkew      = 10 * time.Minute
+	// DefaultMaxBlockAhead is the default of MaxBlockAhead, when the
+	// channel's MaxClockSkew is not smaller.
+	DefaultMaxBlockAhead = 30 * time.Second
 )
 
 // Config is a validated channel configuration. It is immutable.
@@ -93,6 +96,11 @@ func New(c *pb.ChannelConfig) (*Config, error) {
 	}
 	if c.GetMaxClockSkewMillis() < 0 {
 		return nil, fmt.Errorf("channel %s: negative clock skew", c.GetChannel())
+	}
+	if ms := c.GetMaxBlockAheadMillis(); ms < 0 || time.Duration(ms)*time.Millisecond > cfg.MaxClockSkew() {
+		// A block further ahead than the clock skew its transactions may
+		// have would mark every transaction of a correct client BAD_TIMESTAMP.
+		return nil, fmt.Errorf("channel %s: max block ahead %dms must be in 0..max clock skew (%s)", c.GetChannel(), ms, cfg.MaxClockSkew())
 	}
 	for _, r := range c.GetAcl() {
 		rule, err := parseRule(r)
@@ -168,6 +176,20 @@ func (c *Config) MaxClockSkew() time.Duration {
 	return DefaultMaxClockSkew
 }
 
+// MaxBlockAhead is how far ahead of its own clock a block's timestamp may be
+// for a node to store the block when the leader sends it, before the block
+// is committed. A node refuses a block further ahead, so a leader whose
+// clock runs ahead cannot commit blocks unless a majority of the nodes'
+// clocks agree with it, and the refusing nodes replace it (see package
+// chain). Without a configured value it is DefaultMaxBlockAhead, or
+// MaxClockSkew when that is smaller.
+func (c *Config) MaxBlockAhead() time.Duration {
+	if ms := c.proto.GetMaxBlockAheadMillis(); ms > 0 {
+		return time.Duration(ms) * time.Millisecond
+	}
+	return min(DefaultMaxBlockAhead, c.MaxClockSkew())
+}
+
 // aclRule is a parsed ACLRule.
 type aclRule struct {
 	chaincode, function string // "*" for any
@@ -183,12 +205,12 @@ func parseRule(r *pb.ACLRule) (aclRule, error) {
 		rule.chaincode, rule.function = "*", "*"
 	case strings.Count(res, "/") == 1:
 		cc, fn, _ := strings.Cut(res, "/")
-		if !block.ValidChaincodeName(cc) || fn == "" {
-			return rule, fmt.Errorf("ACL resource %q must be \"chaincode/Function\", \"chaincode/*\" or \"*\"", res)
+		if !block.ValidChaincodeName(cc) || !validRuleFunction(fn) {
+			return rule, fmt.Errorf("ACL resource %q must be \"chaincode/Function\", \"chaincode/Contract:Function\", \"chaincode/*\" or \"*\"", res)
 		}
 		rule.chaincode, rule.function = cc, fn
 	default:
-		return rule, fmt.Errorf("ACL resource %q must be \"chaincode/Function\", \"chaincode/*\" or \"*\"", res)
+		return rule, fmt.Errorf("ACL resource %q must be \"chaincode/Function\", \"chaincode/Contract:Function\", \"chaincode/*\" or \"*\"", res)
 	}
 	if len(r.GetPrincipals()) == 0 {
 		return rule, fmt.Errorf("ACL resource %q has no principals", r.GetResource())
@@ -203,6 +225,42 @@ func parseRule(r *pb.ACLRule) (aclRule, error) {
 	return rule, nil
 }
 
+// validRuleFunction reports whether a rule's function part is "*",
+// "Function" or "Contract:Function": a rule that no call could match would
+// silently leave the function to the default.
+func validRuleFunction(fn string) bool {
+	if fn == "*" {
+		return true
+	}
+	contract, method, qualified := strings.Cut(fn, ":")
+	if !qualified {
+		method = contract
+	}
+	return method != "" && !strings.ContainsAny(method, ":*") && (!qualified || (contract != "" && !strings.Contains(contract, "*")))
+}
+
+// qualify is chaincode.QualifiedFunction for names and the contract that
+// unqualified names go to ("" for chaincode without contracts).
+func qualify(function, defaultContract string) string {
+	if defaultContract == "" || strings.IndexByte(function, ':') >= 0 {
+		return function
+	}
+	return defaultContract + ":" + function
+}
+
+// sameFunction reports whether qualify(rule, defaultContract) == call,
+// without building the qualified name (it runs for every rule on every call).
+func sameFunction(rule, call, defaultContract string) bool {
+	if rule == call {
+		return true
+	}
+	if defaultContract == "" || strings.IndexByte(rule, ':') >= 0 {
+		return false
+	}
+	n := len(defaultContract)
+	return len(call) == n+1+len(rule) && call[:n] == defaultContract && call[n] == ':' && call[n+1:] == rule
+}
+
 func (r aclRule) allows(id *identity.Identity) bool {
 	for _, p := range r.principals {
 		if (p.msp == "*" || p.msp == id.MSPID()) && (p.role == "*" || p.role == string(id.Role())) {
@@ -212,25 +270,29 @@ func (r aclRule) allows(id *identity.Identity) bool {
 	return false
 }
 
-// Allowed reports whether an identity may call a chaincode function. The
-// most specific matching rule decides ("cc/Fn", then "cc/*", then "*"); a
-// rule for "Fn" also covers calls that name the contract ("Contract:Fn").
+// Allowed reports whether an identity may call a chaincode function.
+// function is the name the call gives; defaultContract is the contract the
+// chaincode routes unqualified names to ("" when it has no contracts; see
+// chaincode.QualifiedFunction). Calls and rules are compared in qualified
+// form, "Contract:Function", so a rule for "cc/Contract:Fn" also governs a
+// call of plain "Fn" when Contract is the default, and a rule for "cc/Fn"
+// means the default contract's Fn — the function such a call reaches — not
+// an Fn of another contract.
+//
+// The most specific matching rule decides ("cc/Fn", then "cc/*", then "*").
 // System chaincode (names starting with '_') is for administrators only,
 // whatever the rules say. Without a matching rule, any member's clients and
 // administrators are allowed.
-func (c *Config) Allowed(id *identity.Identity, chaincode, function string) bool {
+func (c *Config) Allowed(id *identity.Identity, chaincode, function, defaultContract string) bool {
 	if strings.HasPrefix(chaincode, "_") {
 		return id.Role() == identity.RoleAdmin
 	}
-	method := function
-	if i := strings.LastIndexByte(function, ':'); i >= 0 {
-		method = function[i+1:]
-	}
+	call := qualify(function, defaultContract)
 	best, bestRank := -1, 0
 	for i, r := range c.acl {
 		rank := 0
 		switch {
-		case r.chaincode == chaincode && (r.function == function || r.function == method):
+		case r.chaincode == chaincode && r.function != "*" && sameFunction(r.function, call, defaultContract):
 			rank = 3
 		case r.chaincode == chaincode && r.function == "*":
 			rank = 2

@@ -22,8 +22,28 @@ const (
 	ConfigNamespace = "_config"
 	ConfigKey       = "channel"
 	genesisFunction = "genesis"
-	BlockVersion    = 1
 )
+
+// BlockVersion is the version of the blocks this code cuts and applies: of
+// their format and of the rules their transactions are executed under, which
+// the tx root and state hash in every header depend on. Nodes apply only
+// blocks of their own version, so nodes of different versions never commit
+// different results for one block: they refuse each other's blocks.
+//
+//	1  the first rules.
+//	2  issue 10: only the canonical encoding of an envelope and a proposal
+//	   is a transaction; ACL rules compare qualified function names and
+//	   apply to chaincode-to-chaincode calls; result messages carry no
+//	   library error text. The format is unchanged.
+//
+// A genesis block executes nothing, so a channel created by version 1 code
+// can be joined and continued by version 2 nodes (all of them at once), and
+// ledger verification, which re-checks hashes, signatures and writes but
+// does not re-execute, accepts blocks of every version up to this one.
+const BlockVersion = 2
+
+// MinBlockVersion is the oldest block version this code still verifies.
+const MinBlockVersion = 1
 
 // Genesis builds and signs the genesis block of a channel. The signer must
 // be an administrator of one of the channel's organisations.
@@ -104,8 +124,8 @@ func genesisStateHash(cfg []byte) []byte {
 // tx root and state hash — and returns the channel configuration.
 func VerifyGenesis(b *pb.Block) (*Config, error) {
 	h := b.GetHeader()
-	if h == nil || h.GetNumber() != 0 || h.GetVersion() != BlockVersion {
-		return nil, fmt.Errorf("channel: not a genesis block")
+	if h == nil || h.GetNumber() != 0 || h.GetVersion() < MinBlockVersion || h.GetVersion() > BlockVersion {
+		return nil, fmt.Errorf("channel: not a genesis block of a version this code knows")
 	}
 	if len(b.GetTransactions()) != 1 || len(b.GetResults()) != 1 {
 		return nil, fmt.Errorf("channel: genesis block must hold exactly one transaction and its result")

@@ -26,6 +26,7 @@ type Profile struct {
 	Batch         ProfileBatch              `yaml:"batch"`
 	MaxTxBytes    uint32                    `yaml:"maxTxBytes"`
 	MaxClockSkew  time.Duration             `yaml:"maxClockSkew"`
+	MaxBlockAhead time.Duration             `yaml:"maxBlockAhead"`
 	Channels      map[string]ProfileChannel `yaml:"channels"`
 
 	dir string // the crypto directory CA files are relative to
@@ -125,8 +126,9 @@ func (p *Profile) Config(name string) (*pb.ChannelConfig, error) {
 			PreferredMaxBytes: batch.PreferredMaxBytes,
 			TimeoutMillis:     batch.Timeout.Milliseconds(),
 		},
-		MaxTxBytes:         p.MaxTxBytes,
-		MaxClockSkewMillis: p.MaxClockSkew.Milliseconds(),
+		MaxTxBytes:          p.MaxTxBytes,
+		MaxClockSkewMillis:  p.MaxClockSkew.Milliseconds(),
+		MaxBlockAheadMillis: p.MaxBlockAhead.Milliseconds(),
 	}
 	var errs []error
 	members := map[string]bool{}

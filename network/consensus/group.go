@@ -45,6 +45,9 @@ type Config struct {
 	LogLevel string
 	// LogOutput receives Raft's own log lines; nil means standard error.
 	LogOutput io.Writer
+	// Gate, when set, screens the entries and vote requests peers send
+	// before Raft acts on them (see Gate), and enables Group.Campaign.
+	Gate Gate
 }
 
 // DefaultConfig returns settings for nodes on a LAN or one machine.
@@ -95,7 +98,8 @@ type Group struct {
 	Raft  *raft.Raft
 	logs  *LogStore
 	snaps *raft.FileSnapshotStore
-	trans *raft.NetworkTransport
+	trans raft.WithClose
+	gated *gatedTransport // when Config.Gate is set
 }
 
 // Start opens (or creates) the Raft state in dir and starts the node's
@@ -123,12 +127,21 @@ func Start(dir, nodeID string, peers []Peer, fsm raft.FSM, layer *Layer, cfg Con
 		logs.Close()
 		return nil, fmt.Errorf("consensus: snapshot store: %w", err)
 	}
-	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+	network := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  layer,
 		MaxPool: 4,
 		Timeout: 10 * time.Second,
 		Logger:  logger,
 	})
+	var trans interface {
+		raft.Transport
+		raft.WithClose
+	} = network
+	var gated *gatedTransport
+	if cfg.Gate != nil {
+		gated = newGatedTransport(network, cfg.Gate)
+		trans = gated
+	}
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(nodeID)
 	rc.HeartbeatTimeout = cfg.HeartbeatTimeout
@@ -167,7 +180,7 @@ func Start(dir, nodeID string, peers []Peer, fsm raft.FSM, layer *Layer, cfg Con
 			return nil, fmt.Errorf("consensus: bootstrap: %w", err)
 		}
 	}
-	return &Group{Raft: r, logs: logs, snaps: snaps, trans: trans}, nil
+	return &Group{Raft: r, logs: logs, snaps: snaps, trans: trans, gated: gated}, nil
 }
 
 // LatestSnapshot returns the newest snapshot Raft holds on this node, or

@@ -16,6 +16,7 @@ package executor
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"runtime"
@@ -68,9 +69,9 @@ type Executor struct {
 	cfg       *channel.Config
 	registry  map[string]chaincode.Invoker
 	lifecycle *lifecycle.Lifecycle
-	// verified remembers signatures that verified, keyed by SHA-256 of
-	// the signed bytes and the signature, so a transaction checked when it
-	// was submitted is not verified again when its block commits.
+	// verified remembers signatures that verified, keyed by sigCacheKey
+	// of the signed bytes and the signature, so a transaction checked when
+	// it was submitted is not verified again when its block commits.
 	verified *lru.Cache[[32]byte, struct{}]
 }
 
@@ -134,21 +135,38 @@ func (e *Executor) authenticate(tx *block.Tx, at time.Time) (*Authentic, error) 
 	}
 	creator, err := e.cfg.Membership().Validate(p.GetMspId(), p.GetCreator(), at)
 	if err != nil {
-		return nil, block.Invalid(pb.ValidationCode_UNKNOWN_CREATOR, "%v", err)
+		return nil, block.Invalid(pb.ValidationCode_UNKNOWN_CREATOR, "creator is not a valid member of the channel").WithDetail("%v", err)
 	}
 	sig := tx.Envelope.GetSignature()
-	h := sha256.New()
-	h.Write(tx.Envelope.GetProposal())
-	h.Write(sig)
-	var key [32]byte
-	h.Sum(key[:0])
+	key := sigCacheKey(tx.Envelope.GetProposal(), sig)
 	if _, ok := e.verified.Get(key); !ok {
 		if err := creator.Verify(tx.Envelope.GetProposal(), sig); err != nil {
-			return nil, block.Invalid(pb.ValidationCode_BAD_SIGNATURE, "creator %s: %v", creator, err)
+			return nil, block.Invalid(pb.ValidationCode_BAD_SIGNATURE, "signature by %s does not verify", creator).WithDetail("%v", err)
 		}
 		e.verified.Add(key, struct{}{})
 	}
 	return &Authentic{Tx: tx, Creator: creator}, nil
+}
+
+// sigCacheTag separates the signature cache's keys from other hashes.
+const sigCacheTag = "medshare/sig-cache/v2"
+
+// sigCacheKey is the key of a verified (proposal, signature) pair:
+// SHA-256(tag ‖ be64(len(proposal)) ‖ proposal ‖ signature). The length
+// prefix fixes where the proposal ends, so no other pair — such as one that
+// moves the signature's first bytes to the end of the proposal — has the
+// same key; a hit means exactly these bytes verified before.
+func sigCacheKey(proposal, sig []byte) [32]byte {
+	h := sha256.New()
+	var hdr [len(sigCacheTag) + 8]byte
+	copy(hdr[:], sigCacheTag)
+	binary.BigEndian.PutUint64(hdr[len(sigCacheTag):], uint64(len(proposal)))
+	h.Write(hdr[:])
+	h.Write(proposal)
+	h.Write(sig)
+	var key [32]byte
+	h.Sum(key[:0])
+	return key
 }
 
 // checkSkew checks a transaction's timestamp against a reference time.
@@ -181,13 +199,34 @@ func (e *Executor) resolve(view state.Reader, name string) (chaincode.Invoker, b
 	return cc, ok
 }
 
+// defaultContract is the contract chaincode name routes unqualified
+// function names to, or "".
+func (e *Executor) defaultContract(name string) string {
+	if inv, ok := e.registry[name]; ok {
+		if d, ok := inv.(chaincode.DefaultContracter); ok {
+			return d.DefaultContract()
+		}
+	}
+	return ""
+}
+
+// authorize applies the channel's ACL to a call of function of chaincode
+// name by creator: the transaction's own call, and each call one chaincode
+// makes to another within it.
+func (e *Executor) authorize(creator *identity.Identity, name, function string) error {
+	if e.cfg.Allowed(creator, name, function, e.defaultContract(name)) {
+		return nil
+	}
+	return block.Invalid(pb.ValidationCode_ACCESS_DENIED, "%s (%s) may not call %s/%s on %s",
+		creator, creator.Role(), name, function, e.cfg.Name())
+}
+
 // run checks ACL and definition and runs the chaincode of an authentic
 // transaction over view.
 func (e *Executor) run(a *Authentic, view state.Reader, hist state.HistoryReader, readOnly bool) chaincode.Result {
 	p := a.Tx.Proposal
-	if !e.cfg.Allowed(a.Creator, p.GetChaincode(), a.Tx.Function()) {
-		return chaincode.Result{Err: block.Invalid(pb.ValidationCode_ACCESS_DENIED, "%s (%s) may not call %s/%s on %s",
-			a.Creator, a.Creator.Role(), p.GetChaincode(), a.Tx.Function(), e.cfg.Name())}
+	if err := e.authorize(a.Creator, p.GetChaincode(), a.Tx.Function()); err != nil {
+		return chaincode.Result{Err: err}
 	}
 	cc, ok := e.resolve(view, p.GetChaincode())
 	if !ok {
@@ -202,10 +241,17 @@ func (e *Executor) run(a *Authentic, view state.Reader, hist state.HistoryReader
 		Creator:   a.Creator,
 		ReadOnly:  readOnly,
 		Resolve:   e.resolve,
+		Authorize: func(callee, function string) error { return e.authorize(a.Creator, callee, function) },
 		Members:   e.cfg.Membership(),
 	}
 	res := chaincode.Execute(cc, inv, view, hist)
-	if res.Err != nil {
+	switch {
+	case res.Err == nil:
+	case res.Denied:
+		// authorize's own *block.ValidationError: ACCESS_DENIED.
+	default:
+		// The chaincode's error text is its output, like its payload: it
+		// must be deterministic (see package chaincode).
 		res.Err = block.Invalid(pb.ValidationCode_CHAINCODE_ERROR, "%s", truncate(res.Err.Error()))
 	}
 	return res
@@ -351,6 +397,10 @@ func (e *Executor) authenticateAll(txs [][]byte, at time.Time) []authResult {
 	return out
 }
 
+// setInvalid records why a transaction is invalid. Only the code and the
+// ValidationError's stable message enter the result (which the block's
+// Merkle root covers); its detail, and the text of any other error, may
+// differ between nodes and builds and stay out.
 func setInvalid(r *pb.TxResult, err error) {
 	var ve *block.ValidationError
 	if errors.As(err, &ve) {
@@ -359,7 +409,7 @@ func setInvalid(r *pb.TxResult, err error) {
 		return
 	}
 	r.Code = pb.ValidationCode_BAD_PAYLOAD
-	r.Message = truncate(err.Error())
+	r.Message = "transaction could not be processed"
 }
 
 // truncate makes a message valid UTF-8 (protobuf strings must be) and cuts

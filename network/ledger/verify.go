@@ -65,6 +65,14 @@ type verifier struct {
 	lt       lthash.Hash
 	prevHash block.Hash
 	prevTime int64
+	prevVer  uint32
+	// How many transaction-index and history entries the blocks imply.
+	// Each one is looked up while its block is checked; if the store holds
+	// more, the extra ones are found by checking every stored entry
+	// against its block (see compareKeyspaces).
+	wantTxs, wantHistory uint64
+	// blocks caches decoded blocks for compareKeyspaces' second pass.
+	blocks map[uint64]*pb.Block
 }
 
 func (v *verifier) fail(n uint64, tx int, format string, args ...any) {
@@ -75,9 +83,13 @@ func (v *verifier) fail(n uint64, tx int, format string, args ...any) {
 
 // Verify recomputes, from a consistent snapshot of the store, every block
 // hash and link, every cutter and creator signature, every Merkle root, the
-// state hash after every block (by replaying the blocks' writes), and finally
-// compares the replayed world state, transaction index and metadata with
-// what is stored. It returns an error only if the store cannot be read.
+// state hash after every block (by replaying the blocks' writes), and
+// compares with what is stored everything the node serves from its own
+// keyspaces: the world state, every key's history, the transaction index,
+// the block-hash index, the blocks themselves (none beyond the chain) and
+// the metadata. Each index or history entry must be exactly the one the
+// blocks imply, and no other may exist. It returns an error only if the
+// store cannot be read.
 func (s *Store) Verify(ctx context.Context) (*Report, error) {
 	snap := s.db.NewSnapshot()
 	defer snap.Close()
@@ -110,9 +122,15 @@ func (s *Store) Verify(ctx context.Context) (*Report, error) {
 	if err := v.compareState(); err != nil {
 		return nil, err
 	}
+	if err := v.compareKeyspaces(); err != nil {
+		return nil, err
+	}
 	if err := v.compareMeta(); err != nil {
 		return nil, err
 	}
+	// Problems found after the replay belong to earlier blocks; keep block
+	// order.
+	sort.SliceStable(v.r.Problems, func(i, j int) bool { return v.r.Problems[i].Block < v.r.Problems[j].Block })
 	return v.r, nil
 }
 
@@ -155,6 +173,9 @@ func (v *verifier) block(n uint64, raw []byte) bool {
 		if h.GetTimestamp() < v.prevTime {
 			v.fail(n, -1, "timestamp goes back in time")
 		}
+		if h.GetVersion() < v.prevVer || h.GetVersion() > channel.BlockVersion {
+			v.fail(n, -1, "block version %d after version %d (this code knows %d..%d)", h.GetVersion(), v.prevVer, channel.MinBlockVersion, channel.BlockVersion)
+		}
 		v.checkCutter(n, b, hash)
 		root := block.TxRoot(b.GetTransactions(), b.GetResults())
 		if len(b.GetResults()) != len(b.GetTransactions()) {
@@ -164,6 +185,7 @@ func (v *verifier) block(n uint64, raw []byte) bool {
 		}
 		v.checkTransactions(n, b)
 	}
+	v.checkIndexes(n, b)
 	v.replay(n, b)
 	if sum := v.lt.Sum(); !bytes.Equal(sum[:], h.GetStateHash()) {
 		v.fail(n, -1, "state hash after replaying the block's writes does not match the header")
@@ -173,6 +195,7 @@ func (v *verifier) block(n uint64, raw []byte) bool {
 	}
 	v.prevHash = hash
 	v.prevTime = h.GetTimestamp()
+	v.prevVer = h.GetVersion()
 	v.r.Transactions += uint64(len(b.GetTransactions()))
 	return true
 }
@@ -194,7 +217,7 @@ func (v *verifier) checkCutter(n uint64, b *pb.Block, hash block.Hash) {
 }
 
 // checkTransactions verifies the creator signature of every transaction the
-// block's results count as authentic, and the transaction index.
+// block's results count as authentic.
 func (v *verifier) checkTransactions(n uint64, b *pb.Block) {
 	at := time.Unix(0, b.GetHeader().GetTimestamp())
 	for i, raw := range b.GetTransactions() {
@@ -221,15 +244,254 @@ func (v *verifier) checkTransactions(n uint64, b *pb.Block) {
 		if err := creator.Verify(tx.Envelope.GetProposal(), tx.Envelope.GetSignature()); err != nil {
 			v.fail(n, i, "creator signature: %v", err)
 		}
-		loc, err := snapGet(v.snap, txKey(tx.TxID))
-		if err != nil || len(loc) != 16 {
-			v.fail(n, i, "transaction %s is missing from the index", tx.TxID)
+	}
+}
+
+// expectedTxEntry is the transaction-index entry a result implies, or nil.
+func expectedTxEntry(n uint64, i int, r *pb.TxResult) []byte {
+	if !Indexed(r.GetCode()) {
+		return nil
+	}
+	loc := binary.BigEndian.AppendUint64(nil, n)
+	loc = binary.BigEndian.AppendUint32(loc, uint32(i))
+	return binary.BigEndian.AppendUint32(loc, uint32(r.GetCode()))
+}
+
+// expectedHistory calls f with the key and value of every history entry a
+// block implies: one per write of each valid transaction.
+func expectedHistory(n uint64, b *pb.Block, f func(i int, key, value []byte)) {
+	for i, r := range b.GetResults() {
+		if r.GetCode() != pb.ValidationCode_VALID || i >= len(b.GetTransactions()) {
 			continue
 		}
-		if ib, ii := binary.BigEndian.Uint64(loc), binary.BigEndian.Uint32(loc[8:]); ib > n || (ib == n && int(ii) > i) {
-			v.fail(n, i, "index places transaction %s at block %d, transaction %d", tx.TxID, ib, ii)
+		ts := txTimestamp(b.GetTransactions()[i])
+		for _, w := range r.GetWrites() {
+			k := historyPrefix(w.GetNamespace(), w.GetKey())
+			k = binary.BigEndian.AppendUint64(k, n)
+			k = binary.BigEndian.AppendUint32(k, uint32(i))
+			f(i, k, encodeHistory(r.GetTxId(), ts, w))
 		}
 	}
+}
+
+// checkIndexes looks up every transaction-index and history entry block n
+// implies and checks that it is stored exactly.
+func (v *verifier) checkIndexes(n uint64, b *pb.Block) {
+	for i, r := range b.GetResults() {
+		want := expectedTxEntry(n, i, r)
+		if want == nil {
+			continue
+		}
+		v.wantTxs++
+		got, err := snapGet(v.snap, txKey(r.GetTxId()))
+		switch {
+		case err != nil || got == nil:
+			v.fail(n, i, "transaction %s is missing from the index", r.GetTxId())
+		case !bytes.Equal(got, want):
+			v.fail(n, i, "index entry of transaction %s says %s, the block says block %d, transaction %d, %s",
+				r.GetTxId(), describeTxEntry(got), n, i, r.GetCode())
+		}
+	}
+	expectedHistory(n, b, func(i int, key, value []byte) {
+		v.wantHistory++
+		got, err := snapGet(v.snap, key)
+		switch {
+		case err != nil || got == nil:
+			v.fail(n, i, "history entry of %s is missing", printableHistoryKey(key))
+		case !bytes.Equal(got, value):
+			v.fail(n, i, "history entry of %s differs from what the transaction wrote", printableHistoryKey(key))
+		}
+	})
+}
+
+func describeTxEntry(v []byte) string {
+	if len(v) != 16 {
+		return fmt.Sprintf("a malformed entry of %d bytes", len(v))
+	}
+	return fmt.Sprintf("block %d, transaction %d, %s", binary.BigEndian.Uint64(v), binary.BigEndian.Uint32(v[8:]),
+		pb.ValidationCode(binary.BigEndian.Uint32(v[12:])))
+}
+
+// printableHistoryKey names the state key of a history entry's key.
+func printableHistoryKey(k []byte) string {
+	ns, key, ok := splitHistoryKey(k)
+	if !ok {
+		return "an unparseable key 0x" + hex.EncodeToString(k)
+	}
+	return printable(ns + "\x00" + key)
+}
+
+// splitHistoryKey parses y ns 0x00 be32(len) key be64(block) be32(tx).
+func splitHistoryKey(k []byte) (ns, key string, ok bool) {
+	if len(k) < 1 || k[0] != prefixHistory {
+		return "", "", false
+	}
+	nsb, rest, found := bytes.Cut(k[1:], []byte{0})
+	if !found || len(rest) < 4 {
+		return "", "", false
+	}
+	l := int(binary.BigEndian.Uint32(rest))
+	if len(rest) != 4+l+12 {
+		return "", "", false
+	}
+	return string(nsb), string(rest[4 : 4+l]), true
+}
+
+// compareKeyspaces counts what the store holds in each keyspace besides the
+// state (compareState's) and the metadata (compareMeta's): blocks, the
+// block-hash index, the transaction index and the history. Every entry the
+// blocks imply was found while they were checked, so a count above theirs
+// means entries no block implies — forged index entries that would claim a
+// client's transaction ID or point a lookup at another transaction, history
+// that would answer GetHistoryForKey with values nobody wrote, blocks beyond
+// the chain. Those are then found by checking every stored entry against
+// the block it names.
+func (v *verifier) compareKeyspaces() error {
+	spaces := []struct {
+		prefix byte
+		want   uint64
+		check  func(key, value []byte) (block uint64, ok bool, what string)
+	}{
+		{prefixBlock, v.r.Blocks, v.storedBlock},
+		{prefixHash, v.r.Blocks, v.storedHashEntry},
+		{prefixTx, v.wantTxs, v.storedTxEntry},
+		{prefixHistory, v.wantHistory, v.storedHistoryEntry},
+	}
+	for _, sp := range spaces {
+		n, err := v.count(sp.prefix)
+		if err != nil {
+			return err
+		}
+		if n == sp.want {
+			continue
+		}
+		found := 0
+		err = v.each(sp.prefix, func(key, value []byte) {
+			if b, ok, what := sp.check(key, value); !ok {
+				found++
+				v.fail(b, -1, "%s", what)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		if found == 0 {
+			v.fail(v.r.Blocks-1, -1, "keyspace %q holds %d entries, the blocks imply %d", sp.prefix, n, sp.want)
+		}
+	}
+	return nil
+}
+
+func (v *verifier) count(prefix byte) (uint64, error) {
+	var n uint64
+	err := v.each(prefix, func([]byte, []byte) { n++ })
+	return n, err
+}
+
+func (v *verifier) each(prefix byte, f func(key, value []byte)) error {
+	it, err := v.snap.NewIter(&pebble.IterOptions{LowerBound: []byte{prefix}, UpperBound: []byte{prefix + 1}})
+	if err != nil {
+		return fmt.Errorf("ledger: verify: %w", err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		val, err := it.ValueAndErr()
+		if err != nil {
+			return fmt.Errorf("ledger: verify: %w", err)
+		}
+		f(it.Key(), val)
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("ledger: verify: %w", err)
+	}
+	return nil
+}
+
+// storedBlock: a stored block must be one of the chain's.
+func (v *verifier) storedBlock(key, _ []byte) (uint64, bool, string) {
+	if len(key) != 9 {
+		return v.r.Blocks - 1, false, "malformed block key 0x" + hex.EncodeToString(key)
+	}
+	n := binary.BigEndian.Uint64(key[1:])
+	if n < v.r.Blocks {
+		return n, true, ""
+	}
+	return v.r.Blocks - 1, false, fmt.Sprintf("block %d is stored beyond the chain's last block", n)
+}
+
+// storedHashEntry: a hash-index entry must name a block with that hash.
+func (v *verifier) storedHashEntry(key, value []byte) (uint64, bool, string) {
+	if len(key) == 33 && len(value) == 8 {
+		n := binary.BigEndian.Uint64(value)
+		if b := v.loadBlock(n); b != nil {
+			if h := block.HeaderHash(b.GetHeader()); bytes.Equal(h[:], key[1:]) {
+				return n, true, ""
+			}
+		}
+	}
+	return v.r.Blocks - 1, false, "block-hash index entry 0x" + hex.EncodeToString(key[1:]) + " names no block with that hash"
+}
+
+// storedTxEntry: an index entry must be exactly what the result of the
+// transaction it names implies.
+func (v *verifier) storedTxEntry(key, value []byte) (uint64, bool, string) {
+	id := string(key[1:])
+	if len(value) == 16 {
+		n, i := binary.BigEndian.Uint64(value), int(binary.BigEndian.Uint32(value[8:]))
+		if b := v.loadBlock(n); b != nil && i < len(b.GetResults()) {
+			r := b.GetResults()[i]
+			if r.GetTxId() == id && bytes.Equal(expectedTxEntry(n, i, r), value) {
+				return n, true, ""
+			}
+			return n, false, fmt.Sprintf("index entry for transaction %s points at block %d, transaction %d, which is not it", printable(id), n, i)
+		}
+	}
+	return v.r.Blocks - 1, false, fmt.Sprintf("index entry for transaction %s (%s) names no committed transaction", printable(id), describeTxEntry(value))
+}
+
+// storedHistoryEntry: a history entry must be what the write of the valid
+// transaction it names implies.
+func (v *verifier) storedHistoryEntry(key, value []byte) (uint64, bool, string) {
+	if _, _, ok := splitHistoryKey(key); ok {
+		n := binary.BigEndian.Uint64(key[len(key)-12:])
+		i := int(binary.BigEndian.Uint32(key[len(key)-4:]))
+		if b := v.loadBlock(n); b != nil {
+			found := false
+			expectedHistory(n, b, func(j int, k, val []byte) {
+				if j == i && bytes.Equal(k, key) && bytes.Equal(val, value) {
+					found = true
+				}
+			})
+			if found {
+				return n, true, ""
+			}
+			return n, false, fmt.Sprintf("history entry of %s at transaction %d was written by no transaction", printableHistoryKey(key), i)
+		}
+	}
+	return v.r.Blocks - 1, false, fmt.Sprintf("history entry of %s names no block of the chain", printableHistoryKey(key))
+}
+
+// loadBlock reads a block of the verified chain, or returns nil.
+func (v *verifier) loadBlock(n uint64) *pb.Block {
+	if n >= v.r.Blocks {
+		return nil
+	}
+	if b, ok := v.blocks[n]; ok {
+		return b
+	}
+	raw, err := snapGet(v.snap, blockKey(n))
+	if err != nil || raw == nil {
+		return nil
+	}
+	b := new(pb.Block)
+	if proto.Unmarshal(raw, b) != nil {
+		return nil
+	}
+	if v.blocks == nil || len(v.blocks) >= 256 {
+		v.blocks = map[uint64]*pb.Block{}
+	}
+	v.blocks[n] = b
+	return b
 }
 
 func (v *verifier) replay(n uint64, b *pb.Block) {
@@ -290,8 +552,6 @@ func (v *verifier) compareState() error {
 	for _, k := range missing {
 		v.fail(v.writer[k], -1, "state key %s that this block wrote is missing from the stored state", printable(k))
 	}
-	// Problems found here belong to earlier blocks; keep block order.
-	sort.SliceStable(v.r.Problems, func(i, j int) bool { return v.r.Problems[i].Block < v.r.Problems[j].Block })
 	return nil
 }
 

@@ -119,7 +119,7 @@ func (l *Lifecycle) Invoke(ctx chaincode.TransactionContext) ([]byte, error) {
 		}
 		seq, err := strconv.ParseUint(string(args[1]), 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("lifecycle: sequence: %w", err)
+			return nil, fmt.Errorf("lifecycle: the sequence is not a decimal number")
 		}
 		out := map[string]string{}
 		for _, msp := range l.members() {
@@ -133,7 +133,7 @@ func (l *Lifecycle) Invoke(ctx chaincode.TransactionContext) ([]byte, error) {
 		}
 		return json.Marshal(out)
 	}
-	return nil, fmt.Errorf("lifecycle: unknown function %q", fn)
+	return nil, fmt.Errorf("lifecycle: unknown function %+q", fn)
 }
 
 func (l *Lifecycle) currentSequence(stub chaincode.Stub, name string) (uint64, error) {
@@ -143,7 +143,7 @@ func (l *Lifecycle) currentSequence(stub chaincode.Stub, name string) (uint64, e
 	}
 	d := new(pb.ChaincodeDefinition)
 	if err := proto.Unmarshal(v, d); err != nil {
-		return 0, fmt.Errorf("lifecycle: stored definition of %s: %w", name, err)
+		return 0, fmt.Errorf("lifecycle: stored definition of %s does not decode", name)
 	}
 	return d.GetSequence(), nil
 }
@@ -151,10 +151,10 @@ func (l *Lifecycle) currentSequence(stub chaincode.Stub, name string) (uint64, e
 func (l *Lifecycle) approve(ctx chaincode.TransactionContext, raw []byte) error {
 	d := new(pb.ChaincodeDefinition)
 	if err := proto.Unmarshal(raw, d); err != nil {
-		return fmt.Errorf("lifecycle: definition: %w", err)
+		return fmt.Errorf("lifecycle: the definition does not decode")
 	}
 	if !block.ValidChaincodeName(d.GetName()) || d.GetName()[0] == '_' {
-		return fmt.Errorf("lifecycle: %q is not a valid chaincode name", d.GetName())
+		return fmt.Errorf("lifecycle: %+q is not a valid chaincode name", d.GetName())
 	}
 	if d.GetVersion() == "" {
 		return fmt.Errorf("lifecycle: definition of %s has no version", d.GetName())
@@ -217,7 +217,7 @@ func (l *Lifecycle) commit(ctx chaincode.TransactionContext, name string) ([]byt
 	}
 	d := new(pb.ChaincodeDefinition)
 	if err := proto.Unmarshal(raw, d); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("lifecycle: approved definition of %s does not decode", name)
 	}
 	if d.GetInitFunction() != "" {
 		args := append([][]byte{[]byte(d.GetInitFunction())}, d.GetInitArgs()...)

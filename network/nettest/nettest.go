@@ -65,6 +65,9 @@ type Options struct {
 	// Env adds variables (KEY=value) to the nodes' environment, e.g.
 	// GOMAXPROCS when the nodes share a machine's cores.
 	Env []string
+	// ACLProfile, when set, is a channel profile (network/configtx.yaml)
+	// whose access rules the channels get.
+	ACLProfile string
 }
 
 // Org describes the fixed three organisations.
@@ -499,6 +502,13 @@ func (n *Network) ChannelConfig(name string) (*pb.ChannelConfig, error) {
 	}
 	for _, nd := range n.Nodes {
 		cfg.Nodes = append(cfg.Nodes, &pb.NodeInfo{Id: nd.ID, MspId: nd.Org.MSPID, ApiAddress: nd.API, ClusterAddress: nd.Cluster})
+	}
+	if n.Opts.ACLProfile != "" {
+		acl, err := profileACL(n.Opts.ACLProfile, name)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Acl = acl
 	}
 	return cfg, nil
 }

@@ -38,6 +38,10 @@ type Config struct {
 	// LogLevel is debug, info, warn or error; LogFormat is text or json.
 	LogLevel  string `yaml:"logLevel"`
 	LogFormat string `yaml:"logFormat"`
+	// FaultClockOffset shifts the clock this node stamps blocks and checks
+	// transaction times with. It is fault injection, for tests of a node
+	// whose clock is wrong (the system clock is shared); leave it unset.
+	FaultClockOffset time.Duration `yaml:"faultClockOffset,omitempty"`
 }
 
 // RaftConfig is the YAML form of consensus.Config.

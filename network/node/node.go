@@ -147,7 +147,17 @@ func (n *Node) chainOptions(name string) chain.Options {
 		Forwarder: n.peers,
 		Peers:     chainPeers{n},
 		Log:       n.log,
+		Now:       n.clock(),
 	}
+}
+
+// clock is the node's clock for its channels: the system's, unless
+// FaultClockOffset shifts it (nil means the system's).
+func (n *Node) clock() func() time.Time {
+	if off := n.cfg.FaultClockOffset; off != 0 {
+		return func() time.Time { return time.Now().Add(off) }
+	}
+	return nil
 }
 
 // openChannels restarts every channel found in the data directory.

@@ -14,44 +14,44 @@ import (
 	"google.golang.org/grpc/peer"
 
 	"github.com/medshare/medshare/network/chain"
+	"github.com/medshare/medshare/network/channel"
+	"github.com/medshare/medshare/network/identity"
 	"github.com/medshare/medshare/network/pb"
 )
 
-// peerPool keeps one gRPC connection per peer node, authenticated both ways
-// with the nodes' TLS certificates. It implements chain.Forwarder.
+// peerPool keeps one gRPC connection per channel and peer node,
+// authenticated both ways with the nodes' TLS certificates. It implements
+// chain.Forwarder.
 type peerPool struct {
 	n     *Node
 	mu    sync.Mutex
-	conns map[string]*grpc.ClientConn
+	conns map[string]*grpc.ClientConn // channel 0x00 node ID → connection
 }
 
 func newPeerPool(n *Node) *peerPool { return &peerPool{n: n, conns: make(map[string]*grpc.ClientConn)} }
 
-func (p *peerPool) conn(info *pb.NodeInfo) (*grpc.ClientConn, error) {
+// conn returns the connection to the node info describes as a node of
+// channel ch. The server is authenticated against that channel's
+// configuration (see verifyNode), which is why connections are per channel.
+func (p *peerPool) conn(ch string, info *pb.NodeInfo) (*grpc.ClientConn, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if c, ok := p.conns[info.GetId()]; ok {
+	key := ch + "\x00" + info.GetId()
+	if c, ok := p.conns[key]; ok {
 		return c, nil
 	}
 	id := info.GetId()
 	cfg := &tls.Config{
 		Certificates: []tls.Certificate{p.n.tlsCert},
-		// The server must be the node named id in a channel's MSP; the
-		// channels' CAs, not the system roots, are the trust anchors.
+		// The server must be the channel's node named id; the channel's
+		// CAs, not the system roots, are the trust anchors.
 		InsecureSkipVerify: true,
 		MinVersion:         tls.VersionTLS13,
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			if len(cs.PeerCertificates) == 0 {
 				return errors.New("no server certificate")
 			}
-			ident, err := p.n.identify(cs.PeerCertificates[0].Raw)
-			if err != nil {
-				return err
-			}
-			if ident.Name() != id {
-				return fmt.Errorf("expected node %s, reached %s", id, ident)
-			}
-			return nil
+			return p.n.verifyNode(ch, id, cs.PeerCertificates[0].Raw)
 		},
 	}
 	c, err := grpc.NewClient(info.GetApiAddress(),
@@ -61,13 +61,46 @@ func (p *peerPool) conn(info *pb.NodeInfo) (*grpc.ClientConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: dial %s: %w", id, err)
 	}
-	p.conns[id] = c
+	p.conns[key] = c
 	return c, nil
+}
+
+// verifyNode checks that a TLS certificate is that of node id of channel
+// ch: issued by the CA of the organisation the channel's configuration says
+// runs the node, with the node role, and the node ID as its common name.
+// The common name alone proves nothing: every member organisation's CA —
+// any member's administrator — can issue a certificate with any name.
+func (n *Node) verifyNode(ch, id string, der []byte) error {
+	c, ok := n.Chain(ch)
+	if !ok {
+		return fmt.Errorf("channel %s is not open on this node", ch)
+	}
+	return nodeCertificate(c.Config(), id, der, timeNow())
+}
+
+// nodeCertificate is verifyNode for a channel configuration.
+func nodeCertificate(cfg *channel.Config, id string, der []byte, now time.Time) error {
+	info, ok := cfg.Node(id)
+	if !ok {
+		return fmt.Errorf("%s is not a node of channel %s", id, cfg.Name())
+	}
+	msp, ok := cfg.Membership().MSP(info.GetMspId())
+	if !ok {
+		return fmt.Errorf("node %s's organisation %s is not a member of channel %s", id, info.GetMspId(), cfg.Name())
+	}
+	ident, err := msp.Validate(der, now)
+	if err != nil {
+		return fmt.Errorf("expected node %s of %s: %w", id, info.GetMspId(), err)
+	}
+	if ident.Role() != identity.RoleNode || ident.Name() != id {
+		return fmt.Errorf("expected node %s of %s, reached %s with role %s", id, info.GetMspId(), ident, ident.Role())
+	}
+	return nil
 }
 
 // Forward implements chain.Forwarder.
 func (p *peerPool) Forward(ctx context.Context, leader *pb.NodeInfo, ch string, envs []*pb.Envelope) ([]error, error) {
-	c, err := p.conn(leader)
+	c, err := p.conn(ch, leader)
 	if err != nil {
 		return nil, err
 	}
@@ -94,8 +127,8 @@ func (p *peerPool) Forward(ctx context.Context, leader *pb.NodeInfo, ch string, 
 	return errs, nil
 }
 
-func (p *peerPool) deliver(info *pb.NodeInfo) (pb.DeliverClient, error) {
-	c, err := p.conn(info)
+func (p *peerPool) deliver(ch string, info *pb.NodeInfo) (pb.DeliverClient, error) {
+	c, err := p.conn(ch, info)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +192,7 @@ func (n *Node) compareLoop() {
 func (n *Node) compareWith(c *chain.Chain, info *pb.NodeInfo) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	cl, err := n.peers.deliver(info)
+	cl, err := n.peers.deliver(c.Name(), info)
 	if err != nil {
 		return
 	}

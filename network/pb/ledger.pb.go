@@ -950,8 +950,13 @@ type ChannelConfig struct {
 	// Largest accepted difference between a transaction's and its block's
 	// timestamp, in milliseconds.
 	MaxClockSkewMillis int64 `protobuf:"varint,7,opt,name=max_clock_skew_millis,json=maxClockSkewMillis,proto3" json:"max_clock_skew_millis,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Largest lead of a block's timestamp over a node's own clock, in
+	// milliseconds, that the node accepts when it stores a block the leader
+	// sends (before the block is committed): a leader whose clock runs ahead
+	// is refused, and replaced. 0 means the default.
+	MaxBlockAheadMillis int64 `protobuf:"varint,8,opt,name=max_block_ahead_millis,json=maxBlockAheadMillis,proto3" json:"max_block_ahead_millis,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *ChannelConfig) Reset() {
@@ -1029,6 +1034,13 @@ func (x *ChannelConfig) GetMaxTxBytes() uint32 {
 func (x *ChannelConfig) GetMaxClockSkewMillis() int64 {
 	if x != nil {
 		return x.MaxClockSkewMillis
+	}
+	return 0
+}
+
+func (x *ChannelConfig) GetMaxBlockAheadMillis() int64 {
+	if x != nil {
+		return x.MaxBlockAheadMillis
 	}
 	return 0
 }
@@ -1182,7 +1194,7 @@ const file_network_pb_ledger_proto_rawDesc = "" +
 	"\bresource\x18\x01 \x01(\tR\bresource\x12\x1e\n" +
 	"\n" +
 	"principals\x18\x02 \x03(\tR\n" +
-	"principals\"\xe0\x02\n" +
+	"principals\"\x95\x03\n" +
 	"\rChannelConfig\x12\x18\n" +
 	"\achannel\x18\x01 \x01(\tR\achannel\x12F\n" +
 	"\rorganizations\x18\x02 \x03(\v2 .medshare.ledger.v1.OrganizationR\rorganizations\x122\n" +
@@ -1191,7 +1203,8 @@ const file_network_pb_ledger_proto_rawDesc = "" +
 	"\x03acl\x18\x05 \x03(\v2\x1b.medshare.ledger.v1.ACLRuleR\x03acl\x12 \n" +
 	"\fmax_tx_bytes\x18\x06 \x01(\rR\n" +
 	"maxTxBytes\x121\n" +
-	"\x15max_clock_skew_millis\x18\a \x01(\x03R\x12maxClockSkewMillis\"\xa1\x01\n" +
+	"\x15max_clock_skew_millis\x18\a \x01(\x03R\x12maxClockSkewMillis\x123\n" +
+	"\x16max_block_ahead_millis\x18\b \x01(\x03R\x13maxBlockAheadMillis\"\xa1\x01\n" +
 	"\x13ChaincodeDefinition\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x1a\n" +
