@@ -13,6 +13,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/medshare/medshare/internal/kvstore"
 	"github.com/medshare/medshare/network/block"
 	"github.com/medshare/medshare/network/chaincode"
 	"github.com/medshare/medshare/network/channel"

@@ -15,7 +15,7 @@ type chainPeers struct{ n *Node }
 
 // ChainInfo implements chain.Peers.
 func (p chainPeers) ChainInfo(ctx context.Context, node *pb.NodeInfo, channel string) (*pb.ChainInfo, error) {
-	cl, err := p.n.peers.deliver(node)
+	cl, err := p.n.peers.deliver(channel, node)
 	if err != nil {
 		return nil, err
 	}
@@ -24,7 +24,7 @@ func (p chainPeers) ChainInfo(ctx context.Context, node *pb.NodeInfo, channel st
 
 // ReadIndex implements chain.Peers.
 func (p chainPeers) ReadIndex(ctx context.Context, leader *pb.NodeInfo, channel string) (uint64, error) {
-	cl, err := p.n.peers.deliver(leader)
+	cl, err := p.n.peers.deliver(channel, leader)
 	if err != nil {
 		return 0, err
 	}
@@ -37,7 +37,7 @@ func (p chainPeers) ReadIndex(ctx context.Context, leader *pb.NodeInfo, channel 
 
 // Blocks implements chain.Peers with the Deliver service's block stream.
 func (p chainPeers) Blocks(ctx context.Context, node *pb.NodeInfo, channel string, from, to uint64, fn func(*pb.Block) error) error {
-	cl, err := p.n.peers.deliver(node)
+	cl, err := p.n.peers.deliver(channel, node)
 	if err != nil {
 		return err
 	}
