@@ -82,14 +82,17 @@ func Binding(recordID string, version uint64) []byte {
 type Keys struct {
 	RecordID string
 	Version  uint64
-	Level    policy.Level
-	Gate     [GateKeySize]byte
-	Header   []byte
+	// Epoch is the attribute authority's epoch the version was encrypted
+	// in (its policy requires keys of that epoch).
+	Epoch  uint64
+	Level  policy.Level
+	Gate   [GateKeySize]byte
+	Header []byte
 }
 
 // MarshalBinary encodes m:
 //
-//	"mGWK" 0x01 level:u8 version:u64 len:u8 recordID gate[32] len:u32 header
+//	"mGWK" 0x01 level:u8 version:u64 epoch:u64 len:u8 recordID gate[32] len:u32 header
 func (k *Keys) MarshalBinary() ([]byte, error) {
 	if err := checkID(k.RecordID); err != nil {
 		return nil, err
@@ -97,10 +100,11 @@ func (k *Keys) MarshalBinary() ([]byte, error) {
 	if !k.Level.Valid() || k.Version == 0 || len(k.Header) == 0 || len(k.Header) > MaxHeaderLen {
 		return nil, fmt.Errorf("%w: keys: level, version or header out of range", ErrMalformed)
 	}
-	b := make([]byte, 0, 4+1+1+8+1+len(k.RecordID)+GateKeySize+4+len(k.Header))
+	b := make([]byte, 0, 4+1+1+8+8+1+len(k.RecordID)+GateKeySize+4+len(k.Header))
 	b = append(b, keysMagic...)
 	b = append(b, formatV1, byte(k.Level))
 	b = binary.BigEndian.AppendUint64(b, k.Version)
+	b = binary.BigEndian.AppendUint64(b, k.Epoch)
 	b = append(b, byte(len(k.RecordID)))
 	b = append(b, k.RecordID...)
 	b = append(b, k.Gate[:]...)
@@ -117,6 +121,7 @@ func ParseKeys(b []byte) (*Keys, error) {
 	var k Keys
 	k.Level = policy.Level(r.u8())
 	k.Version = r.u64()
+	k.Epoch = r.u64()
 	k.RecordID = string(r.take(int(r.u8())))
 	copy(k.Gate[:], r.take(GateKeySize))
 	n := r.u32()

@@ -14,7 +14,7 @@ func testKeys(t *testing.T) *Keys {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Keys{RecordID: "Bundle.00ff", Version: 3, Level: policy.Medium, Gate: g, Header: []byte("abe header")}
+	return &Keys{RecordID: "Bundle.00ff", Version: 3, Epoch: 2, Level: policy.Medium, Gate: g, Header: []byte("abe header")}
 }
 
 func TestKeysRoundTrip(t *testing.T) {
@@ -27,7 +27,7 @@ func TestKeysRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.RecordID != k.RecordID || got.Version != k.Version || got.Level != k.Level || got.Gate != k.Gate || !bytes.Equal(got.Header, k.Header) {
+	if got.RecordID != k.RecordID || got.Version != k.Version || got.Epoch != k.Epoch || got.Level != k.Level || got.Gate != k.Gate || !bytes.Equal(got.Header, k.Header) {
 		t.Fatalf("round trip: got %+v, want %+v", got, k)
 	}
 	for i := range len(b) {
