@@ -658,6 +658,6 @@ func (s *Server) getLevel(c *gin.Context, _ *Principal) error {
 		return conflict("the side chain holds version %d of %s's %s level, the index version %d: the record is being updated", rec.Version, e.RecordID, l, ref.Version)
 	}
 	return reply(c, http.StatusOK, api.Level{RecordID: e.RecordID, Level: l.String(), Channel: ch, ChainVersion: rec.Version,
-		Address: rec.Address, CheckCode: rec.CheckCode, HiddenPolicy: pol.HiddenPolicy, PolicyVersion: pol.Version,
+		Address: rec.Address, CheckCode: rec.CheckCode, KeysHash: rec.KeysHash, HiddenPolicy: pol.HiddenPolicy, PolicyVersion: pol.Version,
 		NotBefore: pol.NotBefore, NotAfter: pol.NotAfter, MaxProofAge: pol.MaxProofAge, TimeZone: pol.TimeZone, Windows: pol.Windows})
 }

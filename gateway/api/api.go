@@ -263,6 +263,9 @@ type Level struct {
 	ChainVersion uint64 `json:"chainVersion"`
 	Address      string `json:"address"`
 	CheckCode    string `json:"checkCode"`
+	// KeysHash is H(m) as the level's Tx_sto records it: the reader checks
+	// the m the owner's gateway hands over against it.
+	KeysHash string `json:"keysHash"`
 	// HiddenPolicy is policy.Tree.MarshalBinary of the level's predicate.
 	HiddenPolicy  []byte   `json:"hiddenPolicy"`
 	PolicyVersion uint64   `json:"policyVersion"`

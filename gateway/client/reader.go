@@ -185,8 +185,8 @@ func (r *Reader) Open(ctx context.Context, id string, o OpenOptions) (*Result, e
 		if err != nil {
 			return nil, err
 		}
-		if g.Address != lv.Address || g.CheckCode != lv.CheckCode {
-			return nil, fmt.Errorf("%w: the grant names another object than the level's Tx_sto", ErrBadGrant)
+		if g.Address != lv.Address || g.CheckCode != lv.CheckCode || g.KeysHash != lv.KeysHash {
+			return nil, fmt.Errorf("%w: the grant names another object or other keys than the level's Tx_sto", ErrBadGrant)
 		}
 		res.Levels = append(res.Levels, LevelResult{Level: l.String(), Status: Opened, Grant: g})
 		grants = append(grants, granted{l: l, g: g})
