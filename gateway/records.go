@@ -239,15 +239,7 @@ func (s *Server) ownedEntry(ctx context.Context, id string) (*index.RecordEntry,
 	}
 	e, err := s.chain.IndexEntry(ctx, id)
 	if err != nil {
-		if isNotFound(err) {
-			if s.journal.isPending(id) {
-				p := notFound("record %s is not indexed yet: its index entry is pending at this gateway, which retries it", id)
-				p.RecordID = id
-				return nil, p
-			}
-			return nil, notFound("record %s is not indexed", id)
-		}
-		return nil, err
+		return nil, s.notIndexed(id, err)
 	}
 	if e.OwnerMSP != s.cfg.MSPID {
 		p := problem(http.StatusMisdirectedRequest, ProblemMisdirected, "Misdirected request",
@@ -505,12 +497,23 @@ func (s *Server) entry(ctx context.Context, id string) (*index.RecordEntry, erro
 	}
 	e, err := s.chain.IndexEntry(ctx, id)
 	if err != nil {
-		if isNotFound(err) {
-			return nil, notFound("record %s is not indexed", id)
-		}
-		return nil, err
+		return nil, s.notIndexed(id, err)
 	}
 	return e, nil
+}
+
+// notIndexed explains a failed index read: 404, saying so when this
+// gateway is still retrying the record's index entry.
+func (s *Server) notIndexed(id string, err error) error {
+	if !isNotFound(err) {
+		return err
+	}
+	if s.journal.isPending(id) {
+		p := notFound("record %s is not indexed yet: its index entry is pending at this gateway, which retries it", id)
+		p.RecordID = id
+		return p
+	}
+	return notFound("record %s is not indexed", id)
 }
 
 func (s *Server) getRecord(c *gin.Context, _ *Principal) error {
