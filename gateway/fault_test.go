@@ -29,7 +29,7 @@ func problemOf(t *testing.T, err error) *client.ProblemError {
 func submitted(c *gwtest.Consortium) []txbuild.Call { return c.Ledger.Calls() }
 
 func TestKuboDownUploadSubmitsNothing(t *testing.T) {
-	c := gwtest.New(t)
+	c := newConsortium(t)
 	op := c.Owner(gwtest.H1, "operator")
 	cl := c.Client(gwtest.H1, op)
 	// Warm the keys up so the failure is IPFS's alone.
@@ -48,7 +48,7 @@ func TestKuboDownUploadSubmitsNothing(t *testing.T) {
 }
 
 func TestLedgerDownUploadUnpinsAndIndexesNothing(t *testing.T) {
-	c := gwtest.New(t)
+	c := newConsortium(t)
 	op := c.Owner(gwtest.H1, "operator")
 	cl := c.Client(gwtest.H1, op)
 	if _, err := cl.Upload(context.Background(), &api.UploadRequest{Document: doc(t, patient), Policy: testPolicy, Access: terms()}); err != nil {
@@ -105,7 +105,7 @@ func indexCount(t *testing.T, c *gwtest.Consortium) int {
 // owner's gateway) and cannot access it, and once the ledger's main channel
 // is back the gateway's retry indexes it and readers open it.
 func TestIndexFailureIsRetriedAndInvisibleUntilThen(t *testing.T) {
-	c := gwtest.New(t)
+	c := newConsortium(t)
 	ctx := context.Background()
 	op := c.Owner(gwtest.H1, "operator")
 	c.Ledger.SetFault(func(call txbuild.Call) error {

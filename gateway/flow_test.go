@@ -72,7 +72,7 @@ func expect(top policy.Level, ok bool) map[string]any {
 }
 
 func TestUploadAndReadersSeeTheirLevels(t *testing.T) {
-	c := gwtest.New(t)
+	c := newConsortium(t)
 	ctx := context.Background()
 	up := upload(t, c, patient)
 	if up.Counts != (api.Counts{High: 2, Medium: 2, Low: 3}) || !up.Indexed || up.Version != 1 || len(up.Levels) != 3 {
@@ -139,7 +139,7 @@ func TestUploadAndReadersSeeTheirLevels(t *testing.T) {
 }
 
 func TestTamperedObjectIsDetectedAndNotDecrypted(t *testing.T) {
-	c := gwtest.New(t)
+	c := newConsortium(t)
 	up := upload(t, c, patient)
 	var low string
 	for _, l := range up.Levels {
@@ -159,7 +159,7 @@ func TestTamperedObjectIsDetectedAndNotDecrypted(t *testing.T) {
 }
 
 func TestAccessToAnotherOrganisationsRecordIsMisdirected(t *testing.T) {
-	c := gwtest.New(t)
+	c := newConsortium(t)
 	up := upload(t, c, patient)
 	cardio := c.User(gwtest.H2, "dr-cardio", map[string]string{"role": "doctor", "specialty": "cardiology", "trust": "2"})
 	r := c.Reader(gwtest.H2, cardio)

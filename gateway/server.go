@@ -231,6 +231,8 @@ func (s *Server) recover(c *gin.Context) {
 }
 
 // authn validates the TLS client certificate, if any, and limits the body.
+// A certificate that does not validate is remembered: routes that need a
+// caller answer 401, public routes ignore it.
 func (s *Server) authn(c *gin.Context) {
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes)
 	var chain []*x509.Certificate
@@ -240,11 +242,10 @@ func (s *Server) authn(c *gin.Context) {
 	if len(chain) > 0 {
 		p, err := authenticate(s.d.Membership, chain, s.d.Now())
 		if err != nil {
-			s.render(c, problem(http.StatusUnauthorized, ProblemUnauthenticated, "Unauthenticated", errNoMember.Error()))
-			c.Abort()
-			return
+			c.Set("authError", err)
+		} else {
+			c.Set("principal", p)
 		}
-		c.Set("principal", p)
 	}
 	c.Next()
 }
@@ -254,6 +255,11 @@ func (s *Server) wrap(r Route) gin.HandlerFunc {
 		var p *Principal
 		if v, ok := c.Get("principal"); ok {
 			p = v.(*Principal)
+		}
+		if _, bad := c.Get("authError"); bad && !r.Access.Public {
+			c.Header("WWW-Authenticate", `Mutual-TLS realm="medshare"`)
+			s.render(c, problem(http.StatusUnauthorized, ProblemUnauthenticated, "Unauthenticated", errNoMember.Error()))
+			return
 		}
 		if status, why := r.Access.allows(p, s.cfg.MSPID); status != 0 {
 			typ, title := ProblemForbidden, "Forbidden"

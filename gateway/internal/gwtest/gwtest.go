@@ -8,6 +8,7 @@
 package gwtest
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -19,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"sort"
 	"sync"
@@ -64,6 +66,9 @@ type Consortium struct {
 	AAKey   *ecdsa.PrivateKey
 	AA      *aa.Service
 	// Gateways and their servers, by MSP id.
+	// Check, when set, sees every response a Client gets (the OpenAPI
+	// conformance test validates them).
+	Check    func(req *http.Request, resp *http.Response, body []byte)
 	Servers  map[string]*gateway.Server
 	HTTP     map[string]*httptest.Server
 	GwMember map[string]*Member
@@ -162,9 +167,18 @@ func (c *Consortium) Owner(org, name string) *Member {
 // URL is org's gateway URL.
 func (c *Consortium) URL(org string) string { return c.HTTP[org].URL }
 
-// Client returns a client of org's gateway acting as m.
+// Client returns a client of org's gateway acting as m (nil: no client
+// certificate).
 func (c *Consortium) Client(org string, m *Member) *client.Client {
-	cl, err := client.New(c.URL(org), m.ID)
+	id := &client.Identity{Roots: c.Roots}
+	if m != nil {
+		id = m.ID
+	}
+	var rt http.RoundTripper = client.Transport(id)
+	if c.Check != nil {
+		rt = checking{rt: rt, check: c.Check}
+	}
+	cl, err := client.New(c.URL(org), id, client.WithHTTPClient(&http.Client{Transport: rt, Timeout: time.Minute}))
 	if err != nil {
 		c.T.Fatal(err)
 	}
@@ -247,7 +261,27 @@ func (c *Consortium) Enrol(m *Member, org string) (*txbuild.User, *abe.UserKey) 
 func (c *Consortium) Reader(org string, m *Member) *client.Reader {
 	u, uk := c.Enrol(m, org)
 	return &client.Reader{Home: c.Client(org, m), User: u, Key: uk, Assemble: Assemble,
-		Gateway: func(msp, _ string) (*client.Client, error) { return client.New(c.URL(msp), m.ID) }}
+		Gateway: func(msp, _ string) (*client.Client, error) { return c.Client(msp, m), nil }}
+}
+
+type checking struct {
+	rt    http.RoundTripper
+	check func(*http.Request, *http.Response, []byte)
+}
+
+func (c checking) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := c.rt.RoundTrip(req)
+	if err != nil {
+		return resp, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	c.check(req, resp, body)
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return resp, nil
 }
 
 // Swarm is an in-memory IPFS swarm: one block store, a pin set per node.
