@@ -6,7 +6,7 @@ GO       ?= go
 BIN      := bin/medshare
 FUZZTIME ?= 30s
 
-.PHONY: all build run down test unit compose-test fuzz bench bench-ledger bench-chaincode bench-abe proto image clean help
+.PHONY: all build kubo run down test unit compose-test fuzz bench bench-ledger bench-chaincode bench-abe proto image clean help
 
 all: build
 
@@ -15,6 +15,25 @@ help: ## list the targets
 
 build: ## build bin/medshare
 	$(GO) build -o $(BIN) ./cmd/medshare
+
+# kubo, the IPFS daemon, is built from the Go module proxy by its own module
+# (tools/kubo pins the version) as a static binary, cached per version in
+# KUBO_CACHE (git-ignored; `make clean` keeps it) and linked to bin/ipfs.
+# A cold build takes a few minutes on 2 cores; a cached one is instant.
+KUBO_CACHE   ?= .cache/kubo
+KUBO_VERSION := $(shell awk '$$1 == "github.com/ipfs/kubo" { print $$2 }' tools/kubo/go.mod)
+KUBO_BUILT   := $(KUBO_CACHE)/$(KUBO_VERSION)/ipfs
+
+kubo: bin/ipfs ## build kubo (IPFS) into bin/ipfs, cached in KUBO_CACHE
+
+bin/ipfs: $(KUBO_BUILT)
+	@mkdir -p $(@D)
+	ln -f $< $@ 2>/dev/null || cp -f $< $@
+
+$(KUBO_BUILT): tools/kubo/go.mod tools/kubo/go.sum
+	@mkdir -p $(@D)
+	cd tools/kubo && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(abspath $@).tmp github.com/ipfs/kubo/cmd/ipfs
+	mv -f $@.tmp $@
 
 run: build ## start three nodes, four channels and the chaincode on loopback; Ctrl-C stops it
 	@trap 'scripts/network.sh down' INT TERM EXIT; \
@@ -28,7 +47,7 @@ down: ## stop a network started by `scripts/network.sh up` and delete its state
 # Packages run one at a time (-p 1): the integration tests start three node
 # processes each and measure nothing, but a saturated 2-core machine makes
 # Raft elections needlessly slow.
-test: ## go vet, all tests, the docker-compose smoke test
+test: kubo ## go vet, all tests (kubo built first), the docker-compose smoke test
 	$(GO) vet ./...
 	$(GO) test -p 1 -count=1 -timeout 20m ./...
 	scripts/compose-test.sh

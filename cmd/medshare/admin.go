@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/medshare/medshare/internal/kubo"
 	"github.com/medshare/medshare/network/channel"
 	"github.com/medshare/medshare/network/client"
 	"github.com/medshare/medshare/network/cryptogen"
@@ -114,7 +115,11 @@ func runCrypto(args []string, stdout io.Writer) error {
 	if err := cryptogen.Generate(cfg, *out, rand.Reader, time.Now()); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "crypto material for %d organisations written to %s\n", len(cfg.Organizations), *out)
+	// The IPFS swarm key: every organisation's kubo joins the private swarm with it.
+	if err := kubo.WriteSwarmKey(filepath.Join(*out, kubo.SwarmKeyFile), rand.Reader); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "crypto material for %d organisations and the IPFS swarm key written to %s\n", len(cfg.Organizations), *out)
 	return nil
 }
 
