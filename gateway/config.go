@@ -30,9 +30,9 @@ type Config struct {
 	// Identity is the gateway's identity directory (signcert, signkey, TLS
 	// certificate and key): it signs ledger transactions and serves HTTPS.
 	Identity string `yaml:"identity"`
-	// CAFiles are the CA certificates of every consortium organisation:
-	// callers' certificates must chain to one of them.
-	CAFiles []string `yaml:"caFiles"`
+	// CAs maps every consortium organisation's MSP id to its CA
+	// certificate file: callers' certificates must chain to one of them.
+	CAs map[string]string `yaml:"cas"`
 	// Node is the organisation's node (gRPC API address).
 	Node string `yaml:"node"`
 	// IPFS is the organisation's kubo RPC API address (host:port).
@@ -243,8 +243,10 @@ func (c *Config) Validate() error {
 	if c.Identity == "" {
 		bad("identity", "is required")
 	}
-	if len(c.CAFiles) == 0 {
-		bad("caFiles", "lists the consortium's CA certificates; at least one is required")
+	if len(c.CAs) == 0 {
+		bad("cas", "maps the consortium's MSP ids to their CA certificates; at least one is required")
+	} else if _, ok := c.CAs[c.MSPID]; !ok && c.MSPID != "" {
+		bad("cas", "must include the gateway's own organisation %s", c.MSPID)
 	}
 	if _, _, err := net.SplitHostPort(c.Node); err != nil {
 		bad("node", "must be host:port: %v", err)

@@ -191,7 +191,7 @@ func (c *Consortium) startGateway(msp string) {
 	c.GwMember[msp] = gm
 	cfg := gateway.Default()
 	cfg.MSPID = msp
-	cfg.Identity, cfg.CAFiles = "unused", []string{"unused"}
+	cfg.Identity, cfg.CAs = "unused", map[string]string{msp: "unused"}
 	cfg.DataDir = t.TempDir()
 	cfg.Gateways = map[string]string{}
 	for m, h := range c.HTTP {
