@@ -56,7 +56,9 @@ func (o IPFSObjects) Cat(ctx context.Context, cid string) ([]byte, error) {
 }
 
 // Unpin implements Objects.
-func (o IPFSObjects) Unpin(ctx context.Context, cid string) error { return ipfsErr(o.C.Unpin(ctx, cid)) }
+func (o IPFSObjects) Unpin(ctx context.Context, cid string) error {
+	return ipfsErr(o.C.Unpin(ctx, cid))
+}
 
 // Ready implements Objects.
 func (o IPFSObjects) Ready(ctx context.Context) error { return ipfsErr(o.C.Ready(ctx)) }
