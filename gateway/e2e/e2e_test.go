@@ -1,0 +1,526 @@
+// Package e2e tests the gateways end to end on real processes: three
+// ledger nodes (network/nettest), three kubo daemons in one private swarm
+// (internal/kubo/kubotest) and three `medshare gateway` processes serving
+// HTTPS with mutual TLS, driven through the Go client as a hospital's
+// operator and as data users of the three organisations.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/medshare/medshare/abe"
+	"github.com/medshare/medshare/abe/credential"
+	"github.com/medshare/medshare/abe/policy"
+	"github.com/medshare/medshare/chaincode/index"
+	"github.com/medshare/medshare/chaincode/ptl"
+	"github.com/medshare/medshare/chaincode/txbuild"
+	"github.com/medshare/medshare/gateway"
+	"github.com/medshare/medshare/gateway/api"
+	"github.com/medshare/medshare/gateway/client"
+	"github.com/medshare/medshare/gateway/grade"
+	"github.com/medshare/medshare/internal/kubo/kubotest"
+	"github.com/medshare/medshare/network/cryptogen"
+	"github.com/medshare/medshare/network/identity"
+	"github.com/medshare/medshare/network/nettest"
+	"github.com/medshare/medshare/network/pb"
+)
+
+var bin string
+
+func TestMain(m *testing.M) { nettest.Main(m, &bin) }
+
+const synthea = "../../../shared/data/fhir/synthea"
+
+var orgs = []string{"Hospital1MSP", "Hospital2MSP", "ResearchMSP"}
+
+// The record policy of every upload: nurses, doctors and researchers read
+// the clinical content; nurses and doctors the quasi-identifiers; only a
+// cardiologist at trust level 2 or more the direct identifiers.
+var recordPolicy = &api.RecordPolicy{
+	Low:    "role = doctor or role = nurse or role = researcher",
+	Medium: "role = doctor or role = nurse",
+	High:   "role = doctor and trust >= 2 and specialty = cardiology",
+}
+
+func freeAddrs(t *testing.T, n int) []string {
+	var out []string
+	var ls []net.Listener
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		out = append(out, l.Addr().String())
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	return out
+}
+
+type env struct {
+	t      *testing.T
+	ctx    context.Context
+	n      *nettest.Network
+	swarm  *kubotest.Swarm
+	urls   []string
+	procs  []*exec.Cmd
+	logs   []string
+	grader *grade.Grader
+}
+
+func (e *env) identity(org int, user string) *client.Identity {
+	var cas []string
+	for _, o := range e.n.Config.Organizations {
+		cas = append(cas, cryptogen.CAFile(e.n.Crypto, o))
+	}
+	id, err := client.LoadIdentity(string(e.n.Identity(org, user)), cas...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return id
+}
+
+func (e *env) client(gw, org int, user string) *client.Client {
+	c, err := client.New(e.urls[gw], e.identity(org, user))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+func start(t *testing.T) *env {
+	if _, err := os.Stat(synthea); err != nil {
+		t.Fatalf("the Synthea bundles are not at %s: %v", synthea, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
+	t.Cleanup(cancel)
+	owner := map[string]string{gateway.RoleAttribute: "owner"}
+	hosts := []string{"127.0.0.1", "localhost"}
+	n, err := nettest.Start(ctx, nettest.Options{
+		Bin: bin, Dir: t.TempDir(), Chaincodes: []nettest.Chaincode{}, LogLevel: "warn",
+		Batch: &pb.BatchConfig{MaxMessageCount: 100, TimeoutMillis: 10},
+		Users: map[int][]cryptogen.User{
+			0: {{Name: "gateway", Attributes: owner, Hosts: hosts}, {Name: "operator", Attributes: owner},
+				{Name: "nurse", Attributes: map[string]string{gateway.RoleAttribute: "user", "role": "nurse", "trust": "1"}}},
+			1: {{Name: "gateway", Attributes: owner, Hosts: hosts},
+				{Name: "cardiologist", Attributes: map[string]string{gateway.RoleAttribute: "user", "role": "doctor", "specialty": "cardiology", "trust": "2", "identity": "2"}}},
+			2: {{Name: "gateway", Attributes: owner, Hosts: hosts},
+				{Name: "researcher", Attributes: map[string]string{gateway.RoleAttribute: "user", "role": "researcher", "trust": "1"}}},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, ctx: ctx, n: n}
+	t.Cleanup(func() {
+		e.stopGateways()
+		if t.Failed() {
+			for i, p := range e.logs {
+				b, _ := os.ReadFile(p)
+				t.Logf("gateway %d log (tail):\n%s", i, tail(string(b), 40))
+			}
+			for i := range n.Nodes {
+				t.Logf("node %d log (tail):\n%s", i, tail(n.Logs(i), 20))
+			}
+		}
+		n.Stop()
+	})
+	aaKey, err := identity.ReadKeyFile(filepath.Join(cryptogen.AuthorityDir(n.Crypto), "key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	aaDER, _ := x509.MarshalPKIXPublicKey(&aaKey.PublicKey)
+	var nodes []index.Node
+	for _, nd := range n.Nodes {
+		nodes = append(nodes, index.Node{Name: nd.ID, Org: nd.Org.MSPID, Address: nd.API})
+	}
+	inits, err := txbuild.DefaultInits(aaDER, nodes, txbuild.DefaultMonitor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ccs []nettest.Chaincode
+	for _, c := range inits {
+		ccs = append(ccs, nettest.Chaincode{Name: c.Chaincode, Channels: []string{c.Channel}, InitFn: c.Fn, InitArgs: [][]byte{[]byte(c.Args[0])}})
+	}
+	if err := n.DeployAll(ctx, ccs); err != nil {
+		t.Fatal(err)
+	}
+	e.swarm = kubotest.Start(t, 3, kubotest.Options{})
+	if e.grader, err = grade.New(grade.DefaultRules()); err != nil {
+		t.Fatal(err)
+	}
+	e.startGateways()
+	return e
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+func (e *env) startGateways() {
+	t := e.t
+	addrs := freeAddrs(t, 3)
+	for _, a := range addrs {
+		e.urls = append(e.urls, "https://"+a)
+	}
+	cas := map[string]string{}
+	for _, o := range e.n.Config.Organizations {
+		cas[o.MSPID] = cryptogen.CAFile(e.n.Crypto, o)
+	}
+	gws := map[string]string{}
+	for i, m := range orgs {
+		gws[m] = e.urls[i]
+	}
+	for i, o := range e.n.Config.Organizations {
+		dir := filepath.Join(t.TempDir(), "gateway"+fmt.Sprint(i))
+		cfg := gateway.Default()
+		cfg.MSPID, cfg.Listen = o.MSPID, addrs[i]
+		cfg.Identity = string(e.n.Identity(i, "gateway"))
+		cfg.CAs, cfg.Gateways = cas, gws
+		cfg.Node, cfg.IPFS = e.n.Nodes[i].API, e.swarm.Nodes[i].APIAddr()
+		cfg.DataDir = filepath.Join(dir, "data")
+		cfg.RequestTimeout = time.Minute
+		cfg.LogLevel = "info"
+		if i == 0 {
+			cfg.Authority.Serve = true
+			cfg.Authority.SigningKey = filepath.Join(cryptogen.AuthorityDir(e.n.Crypto), "key.pem")
+		} else {
+			cfg.Authority.URL = e.urls[0]
+		}
+		if err := cfg.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := yaml.Marshal(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, "gateway.yaml")
+		if err := os.WriteFile(path, raw, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		logPath := filepath.Join(dir, "gateway.log")
+		logf, err := os.Create(logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "gateway", "--config", path)
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		e.procs = append(e.procs, cmd)
+		e.logs = append(e.logs, logPath)
+	}
+	for i := range orgs {
+		e.waitReady(i)
+	}
+}
+
+func (e *env) stopGateways() {
+	for _, p := range e.procs {
+		if p.Process != nil {
+			p.Process.Signal(os.Interrupt)
+			done := make(chan struct{})
+			go func() { p.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				p.Process.Kill()
+			}
+		}
+	}
+	e.procs = nil
+}
+
+// waitReady waits until gateway i answers /readyz with 200.
+func (e *env) waitReady(i int) {
+	c := e.client(i, i, "gateway")
+	for {
+		var h api.Health
+		status, err := c.Do(e.ctx, "GET", "/readyz", "", nil, &h)
+		if err == nil && status == http.StatusOK {
+			return
+		}
+		if e.ctx.Err() != nil {
+			e.t.Fatalf("gateway %d not ready: %d %v %+v", i, status, err, h)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// reader enrols a data user at the authority (hospital 1's gateway) and
+// returns its reader, home at its own organisation's gateway.
+func (e *env) reader(org int, user string) *client.Reader {
+	t := e.t
+	id := e.identity(org, user)
+	aa, err := client.New(e.urls[0], id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	en, err := aa.Enrol(e.ctx)
+	if err != nil {
+		t.Fatalf("enrol %s: %v", user, err)
+	}
+	uk, err := abe.ParseUserKey(en.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := credential.UnmarshalWallet(en.Wallet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := txbuild.KeyOf(id.Signer.PrivateKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := txbuild.NewUser(k, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	home, err := client.New(e.urls[org], id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &client.Reader{Home: home, User: u, Key: uk, Assemble: grade.Assemble,
+		Gateway: func(msp, url string) (*client.Client, error) { return client.New(url, id) }}
+}
+
+func bundles(t *testing.T) map[string][]byte {
+	files, err := filepath.Glob(filepath.Join(synthea, "*_*.json"))
+	if err != nil || len(files) != 6 {
+		t.Fatalf("want the six patient bundles, found %d (%v)", len(files), err)
+	}
+	out := map[string][]byte{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[filepath.Base(f)] = b
+	}
+	return out
+}
+
+func TestGatewaysEndToEnd(t *testing.T) {
+	e := start(t)
+	ctx := e.ctx
+	op := e.client(0, 0, "operator")
+	now := time.Now().UTC()
+	access := &api.Access{NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour)}
+
+	// 1. Hospital 1 uploads the six patients.
+	docs := bundles(t)
+	ids := map[string]string{}
+	var firstUp *api.Upload
+	for name, b := range docs {
+		up, err := op.Upload(ctx, &api.UploadRequest{Document: b, Policy: recordPolicy, Access: access})
+		if err != nil {
+			t.Fatalf("upload %s: %v", name, err)
+		}
+		if !up.Indexed || up.Kind != "Bundle" || len(up.Levels) != 3 || up.Counts.High == 0 || up.Counts.Medium == 0 || up.Counts.Low == 0 {
+			t.Fatalf("upload %s = %+v", name, up)
+		}
+		ids[name] = up.RecordID
+		if firstUp == nil {
+			firstUp = up
+		}
+		t.Logf("uploaded %s as %s: %+v", name, up.RecordID, up.Counts)
+	}
+
+	// 2. Each reader gets exactly the elements of its levels.
+	readers := []struct {
+		name    string
+		org     int
+		top     policy.Level
+		refused map[string]string
+	}{
+		{"cardiologist", 1, policy.High, map[string]string{}},
+		{"nurse", 0, policy.Medium, map[string]string{"high": ptl.ReasonPolicyNotMet}},
+		{"researcher", 2, policy.Low, map[string]string{"high": ptl.ReasonPolicyNotMet, "medium": ptl.ReasonPolicyNotMet}},
+	}
+	for _, rd := range readers {
+		t.Run(rd.name, func(t *testing.T) {
+			r := e.reader(rd.org, rd.name)
+			for name, b := range docs {
+				res, err := r.Open(ctx, ids[name], client.OpenOptions{Probe: true})
+				if err != nil {
+					t.Fatalf("%s opens %s: %v", rd.name, name, err)
+				}
+				want, err := e.grader.Filter(b, rd.top)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(res.Document, want) {
+					t.Fatalf("%s's %s differs from the expected document of levels up to %s:\n got %d bytes\nwant %d bytes",
+						rd.name, name, rd.top, len(res.Document), len(want))
+				}
+				if rd.top < policy.High {
+					full, _ := e.grader.Filter(b, policy.High)
+					if bytes.Equal(full, want) {
+						t.Fatalf("%s: the filtered document is the whole record; the test would prove nothing", name)
+					}
+					if !bytes.Contains(res.Document, []byte("REDACTED")) {
+						t.Fatalf("%s's %s carries no REDACTED security label", rd.name, name)
+					}
+				}
+				refused := map[string]string{}
+				for _, l := range res.Levels {
+					if l.Status == client.Refused {
+						refused[l.Level] = l.Reason
+						if l.ViolationID == "" {
+							t.Errorf("refusal of %s without a violation id", l.Level)
+						}
+					} else if l.Status != client.Opened {
+						t.Errorf("level %s: status %s", l.Level, l.Status)
+					}
+				}
+				if fmt.Sprint(refused) != fmt.Sprint(rd.refused) {
+					t.Fatalf("%s on %s: refused %v, want %v", rd.name, name, refused, rd.refused)
+				}
+			}
+		})
+	}
+	if t.Failed() {
+		return
+	}
+
+	// 3. Hospital 2's follower pinned hospital 1's ciphertexts: with
+	// hospital 1's kubo stopped, hospital 2's cardiologist still reads a
+	// record through hospital 2's gateway and kubo.
+	target := ids[firstName(ids)]
+	rec, err := e.client(1, 1, "cardiologist").Record(ctx, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2 := e.swarm.Nodes[1].APIAddr()
+	for _, l := range rec.Levels {
+		lv, err := e.client(1, 1, "cardiologist").Level(ctx, target, l.Level)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitPinned(t, ctx, h2, lv.Address)
+	}
+	if err := e.swarm.Nodes[0].Stop(); err != nil {
+		t.Fatal(err)
+	}
+	cardio := e.reader(1, "cardiologist")
+	res, err := cardio.Open(ctx, target, client.OpenOptions{})
+	if err != nil {
+		t.Fatalf("with hospital 1's kubo down: %v", err)
+	}
+	want, _ := e.grader.Filter(docs[firstName(ids)], policy.High)
+	if !bytes.Equal(res.Document, want) {
+		t.Fatal("with hospital 1's kubo down the cardiologist's document differs")
+	}
+
+	// 4. Kubo down: an upload answers 503 and submits nothing.
+	before := indexed(t, e)
+	_, err = op.Upload(ctx, &api.UploadRequest{Document: docs[firstName(ids)], Policy: recordPolicy, Access: access})
+	var pe *client.ProblemError
+	if !errors.As(err, &pe) || pe.Status != http.StatusServiceUnavailable || pe.Type != gateway.ProblemIPFSUnavailable {
+		t.Fatalf("upload with kubo down: %v, want 503 %s", err, gateway.ProblemIPFSUnavailable)
+	}
+	if after := indexed(t, e); after != before {
+		t.Fatalf("index grew from %d to %d with kubo down", before, after)
+	}
+
+	// 5. Ledger down: hospital 1's node is stopped; the upload answers 503,
+	// the ciphertext it added is unpinned and nothing is indexed.
+	if err := e.swarm.Restart(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	pinsBefore := pins(t, ctx, e.swarm.Nodes[0].APIAddr())
+	if err := e.n.Terminate(0); err != nil {
+		t.Fatal(err)
+	}
+	_, err = op.Upload(ctx, &api.UploadRequest{Document: docs[firstName(ids)], Policy: recordPolicy, Access: access})
+	if !errors.As(err, &pe) || pe.Status != http.StatusServiceUnavailable {
+		t.Fatalf("upload with the ledger down: %v, want 503", err)
+	}
+	if got := pins(t, ctx, e.swarm.Nodes[0].APIAddr()); got != pinsBefore {
+		t.Fatalf("hospital 1's kubo holds %d pins after the failed upload, %d before", got, pinsBefore)
+	}
+	if after := indexed(t, e); after != before {
+		t.Fatalf("index grew from %d to %d with the ledger down", before, after)
+	}
+}
+
+func firstName(ids map[string]string) string {
+	best := ""
+	for n := range ids {
+		if best == "" || n < best {
+			best = n
+		}
+	}
+	return best
+}
+
+// indexed counts hospital 1's records as hospital 2's gateway finds them.
+func indexed(t *testing.T, e *env) int {
+	p, err := e.client(1, 1, "cardiologist").Find(e.ctx, client.FindQuery{Owner: "Hospital1MSP", PageSize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(p.Items)
+}
+
+func kuboPost(ctx context.Context, api, cmd string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, "POST", "http://"+api+"/api/v0/"+cmd, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var buf bytes.Buffer
+	_, err = buf.ReadFrom(resp.Body)
+	return buf.Bytes(), err
+}
+
+func pins(t *testing.T, ctx context.Context, api string) int {
+	b, err := kuboPost(ctx, api, "pin/ls?type=recursive")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct{ Keys map[string]any }
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatalf("pin ls: %v: %s", err, b)
+	}
+	return len(out.Keys)
+}
+
+func waitPinned(t *testing.T, ctx context.Context, api, cid string) {
+	for {
+		b, err := kuboPost(ctx, api, "pin/ls?type=recursive&arg="+cid)
+		if err == nil && bytes.Contains(b, []byte(cid)) && !bytes.Contains(b, []byte(`"Type":"error"`)) {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%s never pinned at %s: %s %v", cid, api, b, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
