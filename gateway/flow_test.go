@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/medshare/medshare/abe/policy"
+	"github.com/medshare/medshare/gateway"
 	"github.com/medshare/medshare/gateway/api"
 	"github.com/medshare/medshare/gateway/client"
 	"github.com/medshare/medshare/gateway/internal/gwtest"
@@ -169,5 +170,52 @@ func TestAccessToAnotherOrganisationsRecordIsMisdirected(t *testing.T) {
 	var pe *client.ProblemError
 	if !errors.As(err, &pe) || pe.Status != http.StatusMisdirectedRequest {
 		t.Fatalf("err = %v, want 421", err)
+	}
+}
+
+func TestPreSealedUpload(t *testing.T) {
+	c := newConsortium(t)
+	ctx := context.Background()
+	op := c.Owner(gwtest.H1, "operator")
+	cl := c.Client(gwtest.H1, op)
+	p, err := c.AA.Params()
+	if err != nil {
+		t.Fatal(err)
+	}
+	params, err := gateway.ParamsOf(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk, err := cl.AuthorityTagKey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &client.Sealer{Scheme: params.Scheme, PublicKey: params.PublicKey, Schema: params.Schema, Epoch: params.Epoch}
+	copy(s.TagKey[:], tk.Key)
+	rp, err := policy.ParseRecord("low: role = nurse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, err := s.Seal("json.presealed1", rp, [3][]byte{[]byte(`{"condition":"flu"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up.Access = terms()
+	got, err := cl.UploadSealed(ctx, up)
+	if err != nil || !got.Indexed || len(got.Levels) != 1 {
+		t.Fatalf("sealed upload: %+v, %v", got, err)
+	}
+	nurse := c.User(gwtest.H1, "nurse", map[string]string{"role": "nurse"})
+	res, err := c.Reader(gwtest.H1, nurse).Open(ctx, "json.presealed1", client.OpenOptions{})
+	if err != nil || string(res.Opened[0]) != `{"condition":"flu"}` {
+		t.Fatalf("reading the pre-sealed record: %v, %v", res, err)
+	}
+	// The same id again, and keys naming another record, are refused.
+	if _, err := cl.UploadSealed(ctx, up); problemOf(t, err).Status != 409 {
+		t.Fatalf("second upload of the same id: %v", err)
+	}
+	up.RecordID = "json.other"
+	if _, err := cl.UploadSealed(ctx, up); problemOf(t, err).Field != "levels[0].keys" {
+		t.Fatalf("keys of another record: %v", err)
 	}
 }

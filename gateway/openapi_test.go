@@ -43,9 +43,11 @@ func openapiPath(p string) string {
 	return strings.Join(parts, "/")
 }
 
-// match finds the documented path template of a concrete path.
+// match finds the documented path template of a concrete path, literal
+// segments winning over parameters (/records/sealed over /records/{id}).
 func match(doc *openapi3.T, path string) (string, map[string]string) {
 	segs := strings.Split(path, "/")
+	best, bestParams := "", map[string]string(nil)
 	for tmpl := range doc.Paths.Map() {
 		ts := strings.Split(tmpl, "/")
 		if len(ts) != len(segs) {
@@ -61,11 +63,11 @@ func match(doc *openapi3.T, path string) (string, map[string]string) {
 				break
 			}
 		}
-		if ok {
-			return tmpl, params
+		if ok && (best == "" || len(params) < len(bestParams)) {
+			best, bestParams = tmpl, params
 		}
 	}
-	return "", nil
+	return best, bestParams
 }
 
 // conform returns a check that validates every response against the

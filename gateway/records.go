@@ -298,6 +298,8 @@ type levelWork struct {
 	txID    string
 	stored  bool
 	err     error
+	// policy is the level's hidden P-TL policy tree (nil: none is set).
+	policy []byte
 }
 
 // storeVersion encrypts a graded document as version ver of record id and
@@ -371,6 +373,16 @@ func (s *Server) storeCiphertext(ctx context.Context, id string, ver, epoch uint
 	if len(work) == 0 {
 		return nil, invalid("document", "the document holds no element to store")
 	}
+	for _, w := range work {
+		if w.policy, err = hidden.Level(w.level).MarshalBinary(); err != nil {
+			return nil, err
+		}
+	}
+	return s.storeWork(ctx, id, ver, kind, counts, work, acc, prev)
+}
+
+// storeWork stores prepared levels (see storeVersion for the faults).
+func (s *Server) storeWork(ctx context.Context, id string, ver uint64, kind string, counts [policy.NumLevels]int, work []*levelWork, acc api.Access, prev *index.RecordEntry) (*api.Upload, error) {
 	// 1. IPFS: add and pin every level's object.
 	var added []string
 	for _, w := range work {
@@ -388,7 +400,7 @@ func (s *Server) storeCiphertext(ctx context.Context, id string, ver, epoch uint
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.err = s.storeLevel(ctx, id, prev, w, hidden, acc)
+			w.err = s.storeLevel(ctx, id, prev, w, acc)
 		}()
 	}
 	wg.Wait()
@@ -439,7 +451,7 @@ func (s *Server) storeCiphertext(ctx context.Context, id string, ver, epoch uint
 }
 
 // storeLevel submits one level's Tx_sto and policy.
-func (s *Server) storeLevel(ctx context.Context, id string, prev *index.RecordEntry, w *levelWork, hidden *policy.Record, acc api.Access) error {
+func (s *Server) storeLevel(ctx context.Context, id string, prev *index.RecordEntry, w *levelWork, acc api.Access) error {
 	ch := channelOf(w.level)
 	w.version = 1
 	if prev != nil {
@@ -457,11 +469,10 @@ func (s *Server) storeLevel(ctx context.Context, id string, prev *index.RecordEn
 		return err
 	}
 	w.txID, w.stored = txID, true
-	tree, err := hidden.Level(w.level).MarshalBinary()
-	if err != nil {
-		return err
+	if w.policy == nil {
+		return nil // a pre-sealed level without a policy: set later
 	}
-	pin := ptl.PolicyInput{HiddenPolicy: tree, NotBefore: txbuild.FormatTime(acc.NotBefore), NotAfter: txbuild.FormatTime(acc.NotAfter),
+	pin := ptl.PolicyInput{HiddenPolicy: w.policy, NotBefore: txbuild.FormatTime(acc.NotBefore), NotAfter: txbuild.FormatTime(acc.NotAfter),
 		MaxProofAge: acc.MaxProofAge, TimeZone: acc.TimeZone, Windows: acc.Windows}
 	_, _, err = s.chain.SetPolicy(ctx, ch, id, pin)
 	return err

@@ -150,6 +150,7 @@ func (s *Server) buildRoutes() []Route {
 		{"GET", p + "/openapi.json", "openapi", Access{Public: true}, s.openapi},
 		{"GET", p + "/whoami", "whoami", Access{Roles: all}, s.whoami},
 		{"POST", p + "/records", "uploadRecord", Access{Roles: []Role{RoleOwner}, OwnOrg: true}, s.upload},
+		{"POST", p + "/records/sealed", "uploadSealed", Access{Roles: []Role{RoleOwner}, OwnOrg: true}, s.uploadSealed},
 		{"GET", p + "/records", "findRecords", Access{Roles: readers}, s.find},
 		{"GET", p + "/records/:id", "getRecord", Access{Roles: readers}, s.getRecord},
 		{"PUT", p + "/records/:id", "updateRecord", Access{Roles: []Role{RoleOwner}, OwnOrg: true}, s.update},

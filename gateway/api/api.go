@@ -369,3 +369,24 @@ func EnrolDigest(tlsCert []byte, t time.Time) [32]byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(t.UnixNano()))
 	return sha256.Sum256(b)
 }
+
+// SealedLevel is one level a data owner graded and sealed on its own side
+// (package gateway/envelope): m, the object for IPFS, and optionally the
+// level's hidden P-TL policy (without one the level cannot be accessed
+// until a policy is set).
+type SealedLevel struct {
+	Level        string `json:"level"`
+	Keys         []byte `json:"keys"`
+	Object       []byte `json:"object"`
+	HiddenPolicy []byte `json:"hiddenPolicy,omitempty"`
+}
+
+// SealedUpload is the body of POST /api/v1/records/sealed: a new record
+// (version 1) whose levels the owner sealed itself; the gateway adds the
+// objects to IPFS, submits the Tx_sto (and policies) and indexes it — the
+// paper's "Transaction".
+type SealedUpload struct {
+	RecordID string        `json:"recordId"`
+	Levels   []SealedLevel `json:"levels"`
+	Access   *Access       `json:"access,omitempty"`
+}

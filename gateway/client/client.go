@@ -262,6 +262,13 @@ func (c *Client) Upload(ctx context.Context, req *api.UploadRequest) (*api.Uploa
 	return &u, err
 }
 
+// UploadSealed stores a record the owner sealed on its own side.
+func (c *Client) UploadSealed(ctx context.Context, req *api.SealedUpload) (*api.Upload, error) {
+	var u api.Upload
+	_, err := c.postJSON(ctx, http.MethodPost, api.Prefix+"/records/sealed", req, &u)
+	return &u, err
+}
+
 // Update stores a new version of a record.
 func (c *Client) Update(ctx context.Context, id string, req *api.UploadRequest) (*api.Upload, error) {
 	var u api.Upload
