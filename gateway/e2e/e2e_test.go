@@ -8,36 +8,28 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/medshare/medshare/abe"
 	"github.com/medshare/medshare/abe/credential"
 	"github.com/medshare/medshare/abe/policy"
-	"github.com/medshare/medshare/chaincode/index"
 	"github.com/medshare/medshare/chaincode/ptl"
 	"github.com/medshare/medshare/chaincode/txbuild"
 	"github.com/medshare/medshare/gateway"
 	"github.com/medshare/medshare/gateway/api"
 	"github.com/medshare/medshare/gateway/client"
 	"github.com/medshare/medshare/gateway/grade"
+	"github.com/medshare/medshare/gateway/gwnet"
 	"github.com/medshare/medshare/internal/kubo/kubotest"
 	"github.com/medshare/medshare/network/cryptogen"
-	"github.com/medshare/medshare/network/identity"
 	"github.com/medshare/medshare/network/nettest"
-	"github.com/medshare/medshare/network/pb"
 )
 
 var bin string
@@ -57,40 +49,15 @@ var recordPolicy = &api.RecordPolicy{
 	High:   "role = doctor and trust >= 2 and specialty = cardiology",
 }
 
-func freeAddrs(t *testing.T, n int) []string {
-	var out []string
-	var ls []net.Listener
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		out = append(out, l.Addr().String())
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return out
-}
-
 type env struct {
 	t      *testing.T
 	ctx    context.Context
-	n      *nettest.Network
-	swarm  *kubotest.Swarm
-	urls   []string
-	procs  []*exec.Cmd
-	logs   []string
+	sys    *gwnet.System
 	grader *grade.Grader
 }
 
 func (e *env) identity(org int, user string) *client.Identity {
-	var cas []string
-	for _, o := range e.n.Config.Organizations {
-		cas = append(cas, cryptogen.CAFile(e.n.Crypto, o))
-	}
-	id, err := client.LoadIdentity(string(e.n.Identity(org, user)), cas...)
+	id, err := e.sys.Identity(org, user)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -98,7 +65,7 @@ func (e *env) identity(org int, user string) *client.Identity {
 }
 
 func (e *env) client(gw, org int, user string) *client.Client {
-	c, err := client.New(e.urls[gw], e.identity(org, user))
+	c, err := e.sys.Client(gw, org, user)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -109,164 +76,34 @@ func start(t *testing.T) *env {
 	if _, err := os.Stat(synthea); err != nil {
 		t.Fatalf("the Synthea bundles are not at %s: %v", synthea, err)
 	}
+	kubotest.Binary(t) // skipped without kubo, failed in CI
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	t.Cleanup(cancel)
 	owner := map[string]string{gateway.RoleAttribute: "owner"}
-	hosts := []string{"127.0.0.1", "localhost"}
-	n, err := nettest.Start(ctx, nettest.Options{
-		Bin: bin, Dir: t.TempDir(), Chaincodes: []nettest.Chaincode{}, LogLevel: "warn",
-		Batch: &pb.BatchConfig{MaxMessageCount: 100, TimeoutMillis: 10},
+	sys, err := gwnet.Start(ctx, gwnet.Options{Bin: bin, Dir: t.TempDir(), LogLevel: "info",
 		Users: map[int][]cryptogen.User{
-			0: {{Name: "gateway", Attributes: owner, Hosts: hosts}, {Name: "operator", Attributes: owner},
+			0: {{Name: "operator", Attributes: owner},
 				{Name: "nurse", Attributes: map[string]string{gateway.RoleAttribute: "user", "role": "nurse", "trust": "1"}}},
-			1: {{Name: "gateway", Attributes: owner, Hosts: hosts},
-				{Name: "cardiologist", Attributes: map[string]string{gateway.RoleAttribute: "user", "role": "doctor", "specialty": "cardiology", "trust": "2", "identity": "2"}}},
-			2: {{Name: "gateway", Attributes: owner, Hosts: hosts},
-				{Name: "researcher", Attributes: map[string]string{gateway.RoleAttribute: "user", "role": "researcher", "trust": "1"}}},
-		},
-	})
+			1: {{Name: "cardiologist", Attributes: map[string]string{gateway.RoleAttribute: "user", "role": "doctor", "specialty": "cardiology", "trust": "2", "identity": "2"}}},
+			2: {{Name: "researcher", Attributes: map[string]string{gateway.RoleAttribute: "user", "role": "researcher", "trust": "1"}}},
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, ctx: ctx, n: n}
+	e := &env{t: t, ctx: ctx, sys: sys}
 	t.Cleanup(func() {
-		e.stopGateways()
 		if t.Failed() {
-			for i, p := range e.logs {
-				b, _ := os.ReadFile(p)
-				t.Logf("gateway %d log (tail):\n%s", i, tail(string(b), 40))
-			}
-			for i := range n.Nodes {
-				t.Logf("node %d log (tail):\n%s", i, tail(n.Logs(i), 20))
+			for i := range gwnet.Orgs {
+				t.Logf("gateway %d log (tail):\n%s", i, gwnet.Tail(sys.GatewayLog(i), 40))
+				t.Logf("node %d log (tail):\n%s", i, gwnet.Tail(sys.Net.Logs(i), 20))
 			}
 		}
-		n.Stop()
+		sys.Stop()
 	})
-	aaKey, err := identity.ReadKeyFile(filepath.Join(cryptogen.AuthorityDir(n.Crypto), "key.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	aaDER, _ := x509.MarshalPKIXPublicKey(&aaKey.PublicKey)
-	var nodes []index.Node
-	for _, nd := range n.Nodes {
-		nodes = append(nodes, index.Node{Name: nd.ID, Org: nd.Org.MSPID, Address: nd.API})
-	}
-	inits, err := txbuild.DefaultInits(aaDER, nodes, txbuild.DefaultMonitor)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ccs []nettest.Chaincode
-	for _, c := range inits {
-		ccs = append(ccs, nettest.Chaincode{Name: c.Chaincode, Channels: []string{c.Channel}, InitFn: c.Fn, InitArgs: [][]byte{[]byte(c.Args[0])}})
-	}
-	if err := n.DeployAll(ctx, ccs); err != nil {
-		t.Fatal(err)
-	}
-	e.swarm = kubotest.Start(t, 3, kubotest.Options{})
 	if e.grader, err = grade.New(grade.DefaultRules()); err != nil {
 		t.Fatal(err)
 	}
-	e.startGateways()
 	return e
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
-
-func (e *env) startGateways() {
-	t := e.t
-	addrs := freeAddrs(t, 3)
-	for _, a := range addrs {
-		e.urls = append(e.urls, "https://"+a)
-	}
-	cas := map[string]string{}
-	for _, o := range e.n.Config.Organizations {
-		cas[o.MSPID] = cryptogen.CAFile(e.n.Crypto, o)
-	}
-	gws := map[string]string{}
-	for i, m := range orgs {
-		gws[m] = e.urls[i]
-	}
-	for i, o := range e.n.Config.Organizations {
-		dir := filepath.Join(t.TempDir(), "gateway"+fmt.Sprint(i))
-		cfg := gateway.Default()
-		cfg.MSPID, cfg.Listen = o.MSPID, addrs[i]
-		cfg.Identity = string(e.n.Identity(i, "gateway"))
-		cfg.CAs, cfg.Gateways = cas, gws
-		cfg.Node, cfg.IPFS = e.n.Nodes[i].API, e.swarm.Nodes[i].APIAddr()
-		cfg.DataDir = filepath.Join(dir, "data")
-		cfg.RequestTimeout = time.Minute
-		cfg.LogLevel = "info"
-		if i == 0 {
-			cfg.Authority.Serve = true
-			cfg.Authority.SigningKey = filepath.Join(cryptogen.AuthorityDir(e.n.Crypto), "key.pem")
-		} else {
-			cfg.Authority.URL = e.urls[0]
-		}
-		if err := cfg.Validate(); err != nil {
-			t.Fatal(err)
-		}
-		raw, err := yaml.Marshal(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		path := filepath.Join(dir, "gateway.yaml")
-		if err := os.WriteFile(path, raw, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		logPath := filepath.Join(dir, "gateway.log")
-		logf, err := os.Create(logPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(bin, "gateway", "--config", path)
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		e.procs = append(e.procs, cmd)
-		e.logs = append(e.logs, logPath)
-	}
-	for i := range orgs {
-		e.waitReady(i)
-	}
-}
-
-func (e *env) stopGateways() {
-	for _, p := range e.procs {
-		if p.Process != nil {
-			p.Process.Signal(os.Interrupt)
-			done := make(chan struct{})
-			go func() { p.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(20 * time.Second):
-				p.Process.Kill()
-			}
-		}
-	}
-	e.procs = nil
-}
-
-// waitReady waits until gateway i answers /readyz with 200.
-func (e *env) waitReady(i int) {
-	c := e.client(i, i, "gateway")
-	for {
-		var h api.Health
-		status, err := c.Do(e.ctx, "GET", "/readyz", "", nil, &h)
-		if err == nil && status == http.StatusOK {
-			return
-		}
-		if e.ctx.Err() != nil {
-			e.t.Fatalf("gateway %d not ready: %d %v %+v", i, status, err, h)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }
 
 // reader enrols a data user at the authority (hospital 1's gateway) and
@@ -274,7 +111,7 @@ func (e *env) waitReady(i int) {
 func (e *env) reader(org int, user string) *client.Reader {
 	t := e.t
 	id := e.identity(org, user)
-	aa, err := client.New(e.urls[0], id)
+	aa, err := client.New(e.sys.URLs[0], id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +135,7 @@ func (e *env) reader(org int, user string) *client.Reader {
 	if err != nil {
 		t.Fatal(err)
 	}
-	home, err := client.New(e.urls[org], id)
+	home, err := client.New(e.sys.URLs[org], id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -413,7 +250,7 @@ func TestGatewaysEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h2 := e.swarm.Nodes[1].APIAddr()
+	h2 := e.sys.Kubo[1].APIAddr()
 	for _, l := range rec.Levels {
 		lv, err := e.client(1, 1, "cardiologist").Level(ctx, target, l.Level)
 		if err != nil {
@@ -421,7 +258,7 @@ func TestGatewaysEndToEnd(t *testing.T) {
 		}
 		waitPinned(t, ctx, h2, lv.Address)
 	}
-	if err := e.swarm.Nodes[0].Stop(); err != nil {
+	if err := e.sys.Kubo[0].Stop(); err != nil {
 		t.Fatal(err)
 	}
 	cardio := e.reader(1, "cardiologist")
@@ -447,18 +284,18 @@ func TestGatewaysEndToEnd(t *testing.T) {
 
 	// 5. Ledger down: hospital 1's node is stopped; the upload answers 503,
 	// the ciphertext it added is unpinned and nothing is indexed.
-	if err := e.swarm.Restart(ctx, 0); err != nil {
+	if err := e.sys.RestartKubo(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
-	pinsBefore := pins(t, ctx, e.swarm.Nodes[0].APIAddr())
-	if err := e.n.Terminate(0); err != nil {
+	pinsBefore := pins(t, ctx, e.sys.Kubo[0].APIAddr())
+	if err := e.sys.Net.Terminate(0); err != nil {
 		t.Fatal(err)
 	}
 	_, err = op.Upload(ctx, &api.UploadRequest{Document: docs[firstName(ids)], Policy: recordPolicy, Access: access})
 	if !errors.As(err, &pe) || pe.Status != http.StatusServiceUnavailable {
 		t.Fatalf("upload with the ledger down: %v, want 503", err)
 	}
-	if got := pins(t, ctx, e.swarm.Nodes[0].APIAddr()); got != pinsBefore {
+	if got := pins(t, ctx, e.sys.Kubo[0].APIAddr()); got != pinsBefore {
 		t.Fatalf("hospital 1's kubo holds %d pins after the failed upload, %d before", got, pinsBefore)
 	}
 	if after := indexed(t, e); after != before {
