@@ -13,7 +13,7 @@
 //	medshare upload | records | access         upload, find and open records through the gateways
 //	medshare violations | regrant | recall     a data owner's controls
 //	medshare authority epoch | params          the attribute authority's operator
-//	medshare bench ledger|chaincode|abe        benchmarks
+//	medshare bench ledger|chaincode|abe|gateway benchmarks
 //
 // Run "medshare COMMAND -h" for a command's flags.
 package main
@@ -56,7 +56,7 @@ func commands() []command {
 		{"regrant", "lift a user's block on a record (data owner)", runRegrant},
 		{"recall", "re-encrypt a record and block a user (data owner)", runRecall},
 		{"authority", "the attribute authority's operator: authority epoch | params", runAuthority},
-		{"bench", "run benchmarks (bench ledger | bench chaincode | bench abe)", runBench},
+		{"bench", "run benchmarks (bench ledger | bench chaincode | bench abe | bench gateway)", runBench},
 	}
 }
 
