@@ -13,10 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/medshare/medshare/abe"
-	"github.com/medshare/medshare/abe/credential"
 	"github.com/medshare/medshare/abe/policy"
-	"github.com/medshare/medshare/chaincode/txbuild"
 	"github.com/medshare/medshare/gateway/api"
 	"github.com/medshare/medshare/gateway/client"
 	"github.com/medshare/medshare/gateway/grade"
@@ -44,6 +41,25 @@ func (g *gwFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.crypto, "crypto", envOr("MEDSHARE_CRYPTO", "run/crypto"), "crypto directory whose organisation CAs are trusted (env MEDSHARE_CRYPTO)")
 	fs.StringVar(&g.wallet, "wallet", os.Getenv("MEDSHARE_WALLET"), "where your ABE key and credential are kept (default <id>/abe; env MEDSHARE_WALLET)")
 	fs.DurationVar(&g.timeout, "timeout", 2*time.Minute, "time limit")
+}
+
+// gwCommand returns a gateway command's flag set with the shared flags.
+func gwCommand(name string) (*flag.FlagSet, *gwFlags) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	g := &gwFlags{}
+	g.register(fs)
+	return fs, g
+}
+
+// connect returns a client of the gateway and a context bounded by
+// --timeout.
+func (g *gwFlags) connect() (*client.Client, context.Context, context.CancelFunc, error) {
+	c, err := g.client()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
+	return c, ctx, cancel, nil
 }
 
 func (g *gwFlags) walletDir() string {
@@ -80,17 +96,14 @@ func printJSON(w io.Writer, v any) error {
 
 // runWhoami shows the caller as its gateway sees it.
 func runWhoami(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("whoami", flag.ContinueOnError)
-	var g gwFlags
-	g.register(fs)
+	fs, g := gwCommand("whoami")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	c, err := g.client()
+	c, ctx, cancel, err := g.connect()
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
 	defer cancel()
 	p, err := c.Whoami(ctx)
 	if err != nil {
@@ -102,17 +115,14 @@ func runWhoami(args []string, stdout io.Writer) error {
 // runEnrol asks the attribute authority's gateway for the caller's ABE key
 // and credential and keeps them in the wallet directory (mode 0600).
 func runEnrol(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("enrol", flag.ContinueOnError)
-	var g gwFlags
-	g.register(fs)
+	fs, g := gwCommand("enrol")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	c, err := g.client()
+	c, ctx, cancel, err := g.connect()
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
 	defer cancel()
 	e, err := c.Enrol(ctx)
 	if err != nil {
@@ -152,29 +162,16 @@ func (g *gwFlags) loadReader() (*client.Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	kb, err := os.ReadFile(filepath.Join(g.walletDir(), "key.bin"))
-	if err != nil {
+	var e api.Enrolment
+	if e.Key, err = os.ReadFile(filepath.Join(g.walletDir(), "key.bin")); err != nil {
 		return nil, fmt.Errorf("no ABE key: run medshare enrol first (%w)", err)
 	}
-	uk, err := abe.ParseUserKey(kb)
-	if err != nil {
-		return nil, err
-	}
-	wb, err := os.ReadFile(filepath.Join(g.walletDir(), "wallet.bin"))
-	if err != nil {
+	if e.Wallet, err = os.ReadFile(filepath.Join(g.walletDir(), "wallet.bin")); err != nil {
 		return nil, fmt.Errorf("no credential: run medshare enrol first (%w)", err)
 	}
-	w, err := credential.UnmarshalWallet(wb)
+	u, uk, err := client.UserOf(id, &e)
 	if err != nil {
-		return nil, err
-	}
-	k, err := txbuild.KeyOf(id.Signer.PrivateKey())
-	if err != nil {
-		return nil, err
-	}
-	u, err := txbuild.NewUser(k, w)
-	if err != nil {
-		return nil, fmt.Errorf("the credential in %s is not for this identity: %w", g.walletDir(), err)
+		return nil, fmt.Errorf("%s: %w", g.walletDir(), err)
 	}
 	return &client.Reader{Home: home, User: u, Key: uk, Assemble: grade.Assemble}, nil
 }
@@ -182,9 +179,7 @@ func (g *gwFlags) loadReader() (*client.Reader, error) {
 // runUpload uploads a FHIR or JSON document as a new record (or, with
 // --record, a new version of one).
 func runUpload(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("upload", flag.ContinueOnError)
-	var g gwFlags
-	g.register(fs)
+	fs, g := gwCommand("upload")
 	record := fs.String("record", "", "upload a new version of this record")
 	template := fs.String("template", "", "policy template configured at the gateway (default: the gateway's default, unless a policy is given)")
 	low := fs.String("low", "", "the low level's conditions, e.g. \"role = doctor or role = nurse\"")
@@ -213,11 +208,10 @@ func runUpload(args []string, stdout io.Writer) error {
 			req.Access = &api.Access{NotBefore: now.Add(-time.Minute), NotAfter: now.Add(d)}
 		}
 	}
-	c, err := g.client()
+	c, ctx, cancel, err := g.connect()
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
 	defer cancel()
 	var up *api.Upload
 	if *record != "" {
@@ -233,9 +227,7 @@ func runUpload(args []string, stdout io.Writer) error {
 
 // runRecords searches the index, or shows one record.
 func runRecords(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("records", flag.ContinueOnError)
-	var g gwFlags
-	g.register(fs)
+	fs, g := gwCommand("records")
 	owner := fs.String("owner", "", "owning organisation (MSP id; default your gateway's)")
 	typ := fs.String("type", "", "resource type, e.g. Bundle")
 	from := fs.String("from", "", "created at or after (RFC 3339)")
@@ -246,11 +238,10 @@ func runRecords(args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	c, err := g.client()
+	c, ctx, cancel, err := g.connect()
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
 	defer cancel()
 	if fs.NArg() == 2 && fs.Arg(0) == "show" {
 		r, err := c.Record(ctx, fs.Arg(1))
@@ -301,9 +292,7 @@ func runRecords(args []string, stdout io.Writer) error {
 // checkCode, decrypted with your ABE key, and written out with only the
 // elements you may read.
 func runAccess(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("access", flag.ContinueOnError)
-	var g gwFlags
-	g.register(fs)
+	fs, g := gwCommand("access")
 	levels := fs.String("levels", "", "levels to request, e.g. low,medium (default: all the record holds)")
 	probe := fs.Bool("probe", false, "also send proofs for levels your attributes cannot satisfy (P-TL records the refusals)")
 	out := fs.String("out", "", "write the record here (default: standard output)")
@@ -355,19 +344,16 @@ func runAccess(args []string, stdout io.Writer) error {
 
 // runViolations lists the violations on the owner's records.
 func runViolations(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("violations", flag.ContinueOnError)
-	var g gwFlags
-	g.register(fs)
+	fs, g := gwCommand("violations")
 	size := fs.Int("page-size", 50, "violations per side chain and page")
 	bookmark := fs.String("bookmark", "", "continue from a previous page")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	c, err := g.client()
+	c, ctx, cancel, err := g.connect()
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
 	defer cancel()
 	p, err := c.Violations(ctx, fs.Arg(0), *size, *bookmark)
 	if err != nil {
@@ -378,9 +364,7 @@ func runViolations(args []string, stdout io.Writer) error {
 
 // runRegrant lifts a user's block on a record.
 func runRegrant(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("regrant", flag.ContinueOnError)
-	var g gwFlags
-	g.register(fs)
+	fs, g := gwCommand("regrant")
 	user := fs.String("user", "", "the user's key-hash (as violations list it)")
 	scope := fs.String("scope", "record", "record, or owner (all of your records)")
 	if err := fs.Parse(args); err != nil {
@@ -389,11 +373,10 @@ func runRegrant(args []string, stdout io.Writer) error {
 	if fs.NArg() != 1 {
 		return errors.New("usage: medshare regrant --user HASH RECORD-ID")
 	}
-	c, err := g.client()
+	c, ctx, cancel, err := g.connect()
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
 	defer cancel()
 	r, err := c.Regrant(ctx, fs.Arg(0), &api.RegrantRequest{User: *user, Scope: *scope})
 	if err != nil {
@@ -404,9 +387,7 @@ func runRegrant(args []string, stdout io.Writer) error {
 
 // runRecall re-encrypts a record as a new version and blocks a user.
 func runRecall(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("recall", flag.ContinueOnError)
-	var g gwFlags
-	g.register(fs)
+	fs, g := gwCommand("recall")
 	user := fs.String("user", "", "block this user (key-hash) as recalled")
 	reason := fs.String("reason", "", "why")
 	if err := fs.Parse(args); err != nil {
@@ -415,11 +396,10 @@ func runRecall(args []string, stdout io.Writer) error {
 	if fs.NArg() != 1 {
 		return errors.New("usage: medshare recall [--user HASH] [--reason TEXT] RECORD-ID")
 	}
-	c, err := g.client()
+	c, ctx, cancel, err := g.connect()
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
 	defer cancel()
 	r, err := c.Recall(ctx, fs.Arg(0), &api.RecallRequest{User: *user, Reason: *reason})
 	if err != nil {
@@ -434,17 +414,14 @@ func runAuthority(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fs := flag.NewFlagSet("authority "+verb, flag.ContinueOnError)
-	var g gwFlags
-	g.register(fs)
+	fs, g := gwCommand("authority " + verb)
 	if err := fs.Parse(rest); err != nil {
 		return err
 	}
-	c, err := g.client()
+	c, ctx, cancel, err := g.connect()
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
 	defer cancel()
 	if verb == "params" {
 		p, err := c.AuthorityParams(ctx)

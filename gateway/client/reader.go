@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/medshare/medshare/abe"
+	"github.com/medshare/medshare/abe/credential"
 	"github.com/medshare/medshare/abe/policy"
 	"github.com/medshare/medshare/abe/tag"
 	"github.com/medshare/medshare/chaincode/ptl"
@@ -271,4 +272,27 @@ func checkKeys(id string, l policy.Level, g *api.Grant) (*envelope.Keys, error) 
 		return nil, fmt.Errorf("%w: keys of %s level %s, not %s level %s", ErrBadGrant, k.RecordID, k.Level, id, l)
 	}
 	return k, nil
+}
+
+// UserOf turns an enrolment (the attribute authority's answer to
+// Client.Enrol) into what a Reader needs: the user's proof signer — the
+// identity's own signing key, the credential's subject — and its ABE key.
+func UserOf(id *Identity, e *api.Enrolment) (*txbuild.User, *abe.UserKey, error) {
+	uk, err := abe.ParseUserKey(e.Key)
+	if err != nil {
+		return nil, nil, err
+	}
+	w, err := credential.UnmarshalWallet(e.Wallet)
+	if err != nil {
+		return nil, nil, err
+	}
+	k, err := txbuild.KeyOf(id.Signer.PrivateKey())
+	if err != nil {
+		return nil, nil, err
+	}
+	u, err := txbuild.NewUser(k, w)
+	if err != nil {
+		return nil, nil, fmt.Errorf("client: the credential is not for this identity: %w", err)
+	}
+	return u, uk, nil
 }

@@ -13,15 +13,14 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/medshare/medshare/abe"
-	"github.com/medshare/medshare/abe/credential"
 	"github.com/medshare/medshare/abe/policy"
 	"github.com/medshare/medshare/chaincode/ptl"
-	"github.com/medshare/medshare/chaincode/txbuild"
 	"github.com/medshare/medshare/gateway"
 	"github.com/medshare/medshare/gateway/api"
 	"github.com/medshare/medshare/gateway/client"
@@ -119,19 +118,7 @@ func (e *env) reader(org int, user string) *client.Reader {
 	if err != nil {
 		t.Fatalf("enrol %s: %v", user, err)
 	}
-	uk, err := abe.ParseUserKey(en.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := credential.UnmarshalWallet(en.Wallet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := txbuild.KeyOf(id.Signer.PrivateKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := txbuild.NewUser(k, w)
+	u, uk, err := client.UserOf(id, en)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,6 +227,34 @@ func TestGatewaysEndToEnd(t *testing.T) {
 	}
 	if t.Failed() {
 		return
+	}
+
+	// 2b. The CLI: the nurse enrols and opens a record with medshare
+	// access, which writes exactly the medium-and-low document.
+	nurseID := string(e.sys.Net.Identity(0, "nurse"))
+	wallet := filepath.Join(t.TempDir(), "wallet")
+	cli := func(args ...string) string {
+		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd.Env = append(os.Environ(), "MEDSHARE_ID="+nurseID, "MEDSHARE_CRYPTO="+e.sys.Net.Crypto, "MEDSHARE_WALLET="+wallet)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("medshare %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	cli("enrol", "--gateway", e.sys.URLs[0])
+	outFile := filepath.Join(t.TempDir(), "record.json")
+	name := firstName(ids)
+	log := cli("access", "--gateway", e.sys.URLs[0], "--probe", "--out", outFile, ids[name])
+	if !strings.Contains(log, "high   refused: policy_not_met") || !strings.Contains(log, "medium opened") {
+		t.Fatalf("medshare access printed:\n%s", log)
+	}
+	got, err := os.ReadFile(outFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := e.grader.Filter(docs[name], policy.Medium); !bytes.Equal(got, want) {
+		t.Fatal("medshare access wrote another document than the nurse's levels")
 	}
 
 	// 3. Hospital 2's follower pinned hospital 1's ciphertexts: with

@@ -33,7 +33,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/medshare/medshare/abe/credential"
 	"github.com/medshare/medshare/abe/policy"
 	"github.com/medshare/medshare/chaincode/ptl"
 	"github.com/medshare/medshare/chaincode/txbuild"
@@ -324,15 +323,7 @@ func (b *bench) setup(users int) error {
 		if err != nil {
 			return err
 		}
-		w, err := credential.UnmarshalWallet(e.Wallet)
-		if err != nil {
-			return err
-		}
-		k, err := txbuild.KeyOf(aa.Identity().Signer.PrivateKey())
-		if err != nil {
-			return err
-		}
-		u, err := txbuild.NewUser(k, w)
+		u, _, err := client.UserOf(aa.Identity(), e)
 		if err != nil {
 			return err
 		}

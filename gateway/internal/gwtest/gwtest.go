@@ -28,7 +28,6 @@ import (
 	"time"
 
 	"github.com/medshare/medshare/abe"
-	"github.com/medshare/medshare/abe/credential"
 	"github.com/medshare/medshare/abe/policy"
 	"github.com/medshare/medshare/chaincode/txbuild"
 	"github.com/medshare/medshare/gateway"
@@ -238,19 +237,7 @@ func (c *Consortium) Enrol(m *Member, org string) (*txbuild.User, *abe.UserKey) 
 	if err != nil {
 		t.Fatalf("enrol %s: %v", m.Signer.Name(), err)
 	}
-	uk, err := abe.ParseUserKey(e.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := credential.UnmarshalWallet(e.Wallet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := txbuild.KeyOf(m.Signer.PrivateKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := txbuild.NewUser(k, w)
+	u, uk, err := client.UserOf(m.ID, e)
 	if err != nil {
 		t.Fatal(err)
 	}
