@@ -2,14 +2,17 @@ package gateway_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/medshare/medshare/abe/policy"
+	"github.com/medshare/medshare/chaincode/txbuild"
 	"github.com/medshare/medshare/gateway"
 	"github.com/medshare/medshare/gateway/api"
 	"github.com/medshare/medshare/gateway/client"
@@ -217,5 +220,41 @@ func TestPreSealedUpload(t *testing.T) {
 	up.RecordID = "json.other"
 	if _, err := cl.UploadSealed(ctx, up); problemOf(t, err).Field != "levels[0].keys" {
 		t.Fatalf("keys of another record: %v", err)
+	}
+}
+
+// TestLogsHoldNoPatientDataOrSecrets runs uploads, accesses, refusals and
+// bad input, then searches the gateways' debug logs for the patient's
+// values, the wrapped keys and the proofs.
+func TestLogsHoldNoPatientDataOrSecrets(t *testing.T) {
+	c := newConsortium(t)
+	ctx := context.Background()
+	up := upload(t, c, patient)
+	cardio := c.User(gwtest.H2, "dr-cardio", map[string]string{"role": "doctor", "specialty": "cardiology", "trust": "2"})
+	res, err := c.Reader(gwtest.H2, cardio).Open(ctx, up.RecordID, client.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	researcher := c.User(gwtest.RI, "researcher", map[string]string{"role": "researcher"})
+	if _, err := c.Reader(gwtest.RI, researcher).Open(ctx, up.RecordID, client.OpenOptions{Probe: true}); err != nil {
+		t.Fatal(err)
+	}
+	op := c.Owner(gwtest.H1, "operator")
+	c.Client(gwtest.H1, op).Do(ctx, "POST", "/api/v1/records", "application/json", []byte(`{"document":{"ssn":"123-45-6789","name":"Secret Name"},"policy":{"low":"((("}}`), nil)
+	c.Ledger.SetFault(func(txbuild.Call) error { return errors.New("down") })
+	c.Client(gwtest.H1, op).Upload(ctx, &api.UploadRequest{Document: doc(t, patient), Policy: testPolicy, Access: terms()})
+	c.Ledger.SetFault(nil)
+	logs := c.Log.String()
+	if !strings.Contains(logs, "route=") {
+		t.Fatalf("no request was logged: %q", logs)
+	}
+	secrets := []string{"Ada Lovelace", "999-12-3456", "1815-12-10", "hypertension", "London", "bp 150/95", "123-45-6789", "Secret Name"}
+	for _, l := range res.Levels {
+		secrets = append(secrets, base64.StdEncoding.EncodeToString(l.Grant.Keys)[:40])
+	}
+	for _, s := range secrets {
+		if strings.Contains(logs, s) {
+			t.Errorf("the logs hold %q", s)
+		}
 	}
 }

@@ -67,7 +67,9 @@ type Consortium struct {
 	// Gateways and their servers, by MSP id.
 	// Check, when set, sees every response a Client gets (the OpenAPI
 	// conformance test validates them).
-	Check    func(req *http.Request, resp *http.Response, body []byte)
+	Check func(req *http.Request, resp *http.Response, body []byte)
+	// Log holds every gateway's log lines, at debug level.
+	Log      *SyncBuffer
 	Servers  map[string]*gateway.Server
 	HTTP     map[string]*httptest.Server
 	GwMember map[string]*Member
@@ -82,7 +84,7 @@ func validity() (time.Time, time.Time) {
 func New(t testing.TB) *Consortium {
 	t.Helper()
 	c := &Consortium{T: t, CAs: map[string]*identity.CA{}, Roots: x509.NewCertPool(), Servers: map[string]*gateway.Server{},
-		HTTP: map[string]*httptest.Server{}, GwMember: map[string]*Member{}, Objects: map[string]*Node{}}
+		HTTP: map[string]*httptest.Server{}, GwMember: map[string]*Member{}, Objects: map[string]*Node{}, Log: &SyncBuffer{}}
 	nb, na := validity()
 	var msps []*identity.MSP
 	for _, msp := range Orgs {
@@ -200,7 +202,7 @@ func (c *Consortium) startGateway(msp string) {
 	node := c.Swarm.Node(msp)
 	c.Objects[msp] = node
 	d := gateway.Deps{Ledger: c.Ledger.As(gm.Signer), Signer: gm.Signer, Membership: c.Members, Objects: node, Grader: JSONGrader{},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		Logger: slog.New(slog.NewTextHandler(c.Log, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	var src gateway.AuthoritySource
 	if msp == H1 {
 		d.Authority = c.AA
@@ -249,6 +251,26 @@ func (c *Consortium) Reader(org string, m *Member) *client.Reader {
 	u, uk := c.Enrol(m, org)
 	return &client.Reader{Home: c.Client(org, m), User: u, Key: uk, Assemble: Assemble,
 		Gateway: func(msp, _ string) (*client.Client, error) { return c.Client(msp, m), nil }}
+}
+
+// SyncBuffer is a buffer safe for concurrent writers.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write implements io.Writer.
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns what was written.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 type checking struct {
