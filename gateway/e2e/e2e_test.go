@@ -257,6 +257,52 @@ func TestGatewaysEndToEnd(t *testing.T) {
 		t.Fatal("medshare access wrote another document than the nurse's levels")
 	}
 
+	// 2c. Recall: hospital 1 re-encrypts another record and blocks the
+	// nurse; hospital 2's follower pins the new version's objects and
+	// unpins the old ones, and the nurse is refused as revoked.
+	var recalled string
+	for n := range ids {
+		if n != name && recalled == "" {
+			recalled = n
+		}
+	}
+	oldRec, err := e.client(1, 1, "cardiologist").Record(ctx, ids[recalled])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var oldCIDs []string
+	for _, l := range oldRec.Levels {
+		lv, err := e.client(1, 1, "cardiologist").Level(ctx, ids[recalled], l.Level)
+		if err != nil {
+			t.Fatal(err)
+		}
+		oldCIDs = append(oldCIDs, lv.Address)
+		waitPinned(t, ctx, e.sys.Kubo[1].APIAddr(), lv.Address)
+	}
+	nurseReader := e.reader(0, "nurse")
+	rc, err := op.Recall(ctx, ids[recalled], &api.RecallRequest{User: nurseReader.User.Hash(), Reason: "end of the shift"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc.Version != 2 || len(rc.Unpinned) != 3 || len(rc.Blocked) != 3 {
+		t.Fatalf("recall = %+v", rc)
+	}
+	for _, l := range rc.Levels {
+		waitPinned(t, ctx, e.sys.Kubo[1].APIAddr(), l.Address)
+	}
+	for _, cid := range oldCIDs {
+		waitUnpinned(t, ctx, e.sys.Kubo[1].APIAddr(), cid)
+	}
+	res, err := nurseReader.Open(ctx, ids[recalled], client.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range res.Levels {
+		if l.Level != "high" && l.Reason != ptl.ReasonRevoked {
+			t.Fatalf("nurse after the recall, %s: %+v", l.Level, l)
+		}
+	}
+
 	// 3. Hospital 2's follower pinned hospital 1's ciphertexts: with
 	// hospital 1's kubo stopped, hospital 2's cardiologist still reads a
 	// record through hospital 2's gateway and kubo.
@@ -277,7 +323,7 @@ func TestGatewaysEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	cardio := e.reader(1, "cardiologist")
-	res, err := cardio.Open(ctx, target, client.OpenOptions{})
+	res, err = cardio.Open(ctx, target, client.OpenOptions{})
 	if err != nil {
 		t.Fatalf("with hospital 1's kubo down: %v", err)
 	}
@@ -362,6 +408,19 @@ func pins(t *testing.T, ctx context.Context, api string) int {
 		t.Fatalf("pin ls: %v: %s", err, b)
 	}
 	return len(out.Keys)
+}
+
+func waitUnpinned(t *testing.T, ctx context.Context, api, cid string) {
+	for {
+		b, err := kuboPost(ctx, api, "pin/ls?type=recursive&arg="+cid)
+		if err == nil && !bytes.Contains(b, []byte(`"Keys"`)) {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%s still pinned at %s: %s %v", cid, api, b, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }
 
 func waitPinned(t *testing.T, ctx context.Context, api, cid string) {
