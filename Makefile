@@ -52,8 +52,8 @@ test: kubo ## go vet, all tests (kubo built first), the docker-compose smoke tes
 	$(GO) test -p 1 -count=1 -timeout 20m ./...
 	scripts/compose-test.sh
 
-unit: ## the tests that start no processes (quick)
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v -e '/network$$' -e '/chaincode$$' -e '/cmd/medshare$$' -e '/gateway/e2e$$')
+unit: ## the tests that start no processes (quick; -short skips those that start kubo)
+	$(GO) test -short -count=1 $$($(GO) list ./... | grep -v -e '/network$$' -e '/chaincode$$' -e '/cmd/medshare$$' -e '/gateway/e2e$$')
 
 compose-test: ## the docker-compose smoke test alone
 	scripts/compose-test.sh

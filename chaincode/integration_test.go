@@ -54,15 +54,20 @@ type suite struct {
 	// h1 is hospital 1's gateway identity (the data owner), submitting
 	// through node 0 (owner). research is the research institute's gateway
 	// on node 2 (forwards reports; reads as a channel member). auditor is
-	// hospital 2's auditor on node 1: every assertion reads through it.
-	h1       *identity.Signer
-	owner    *client.Gateway
-	research *client.Gateway
-	rsigner  *identity.Signer
-	auditor  *client.Gateway
-	aa       *ecdsa.PrivateKey
-	tagKey   tag.Key
-	validity [2]time.Time
+	// hospital 2's auditor on node 1, the auditor the chaincodes'
+	// configuration names: every assertion reads through it. doctor is
+	// hospital 2's enrolled doctor, whose keys the attribute authority
+	// enrols under its identity.
+	h1        *identity.Signer
+	owner     *client.Gateway
+	research  *client.Gateway
+	rsigner   *identity.Signer
+	auditor   *client.Gateway
+	auditorID string
+	doctorID  *identity.Signer
+	aa        *ecdsa.PrivateKey
+	tagKey    tag.Key
+	validity  [2]time.Time
 }
 
 func must[T any](v T, err error) func(testing.TB) T {
@@ -90,7 +95,7 @@ func newSuite(t *testing.T) *suite {
 	n, err := nettest.Start(ctx, nettest.Options{
 		Bin: bin, Dir: t.TempDir(), Chaincodes: []nettest.Chaincode{}, LogLevel: "warn",
 		Batch: &pb.BatchConfig{MaxMessageCount: 100, TimeoutMillis: 10},
-		Users: map[int][]cryptogen.User{1: {{Name: "auditor", Attributes: map[string]string{"medshare.auditor": "true"}}}},
+		Users: map[int][]cryptogen.User{1: {{Name: "auditor"}, {Name: "dr-doctor"}}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -111,6 +116,8 @@ func newSuite(t *testing.T) *suite {
 	s.owner = must(n.Gateway(0, 0, "client"))(t)
 	s.research = must(n.Gateway(2, 2, "client"))(t)
 	s.auditor = must(n.Gateway(1, 1, "auditor"))(t)
+	s.auditorID = must(n.Identity(1, "auditor").LoadSigner())(t).ID()
+	s.doctorID = must(n.Identity(1, "dr-doctor").LoadSigner())(t)
 	now := time.Now().UTC().Truncate(time.Second)
 	s.validity = [2]time.Time{now.Add(-time.Hour), now.Add(24 * time.Hour)}
 	s.deploy()
@@ -134,7 +141,8 @@ func tailLines(s string, n int) string {
 
 // deploy enables the chaincodes with the Init configurations of
 // scripts/network.sh (deploy_default), which need the network's node
-// addresses and attribute authority key, so they are deployed after start.
+// addresses, attribute authority key and auditor, so they are deployed
+// after start. Every organisation approves each definition.
 func (s *suite) deploy() {
 	t := s.t
 	aaDER := must(x509.MarshalPKIXPublicKey(&s.aa.PublicKey))(t)
@@ -143,7 +151,7 @@ func (s *suite) deploy() {
 		nodes = append(nodes, index.Node{Name: nd.ID, Org: nd.Org.MSPID, Address: nd.API})
 	}
 	var ccs []nettest.Chaincode
-	for _, c := range must(txbuild.DefaultInits(aaDER, nodes, txbuild.DefaultMonitor))(t) {
+	for _, c := range must(txbuild.DefaultInits(aaDER, nodes, txbuild.DefaultMonitor, []string{s.auditorID}))(t) {
 		ccs = append(ccs, nettest.Chaincode{Name: c.Chaincode, Channels: []string{c.Channel}, InitFn: c.Fn, InitArgs: [][]byte{[]byte(c.Args[0])}})
 	}
 	if err := s.n.DeployAll(s.ctx, ccs); err != nil {
@@ -214,8 +222,11 @@ func readAll[T any](s *suite, gw *client.Gateway, ch, cc, fn string, args ...str
 	}
 }
 
-func (s *suite) user(attrs ...string) *txbuild.User {
-	return must(txbuild.IssueUser(rand.Reader, s.aa, s.tagKey, 1, s.validity[0], s.validity[1], attrs...))(s.t)
+// user has the attribute authority enrol a new key for the person whose
+// enrolled identity's unique name is enrolledID, with a credential for
+// attrs.
+func (s *suite) user(enrolledID string, attrs ...string) *txbuild.User {
+	return must(txbuild.IssueUser(rand.Reader, s.aa, s.tagKey, enrolledID, 1, s.validity[0], s.validity[1], attrs...))(s.t)
 }
 
 // access is one access attempt and what P-TL must decide.
@@ -226,6 +237,7 @@ type access struct {
 	proof   func() *ptl.Proof // nil: a fresh proof disclosing what the policy needs
 	granted bool
 	reason  string
+	blame   string
 }
 
 // stored is a record level as the owner stored it.
@@ -237,11 +249,12 @@ type stored struct {
 
 func TestContractsOnTheNetwork(t *testing.T) {
 	s := newSuite(t)
-	recs := s.storeRecord("rec-1")
+	rec1 := txbuild.RecordID(s.h1.ID(), "rec-1")
+	recs := s.storeRecord(rec1)
 
-	doctor := s.user("role=doctor", "specialty=cardiology", "trust>=1", "trust>=2", "trust>=3", "org=hospital2")
-	researcher := s.user("role=researcher", "specialty=epidemiology", "trust>=1")
-	late := s.user("role=doctor", "specialty=cardiology", "trust>=1", "trust>=2")
+	doctor := s.user(s.doctorID.ID(), "role=doctor", "specialty=cardiology", "trust>=1", "trust>=2", "trust>=3", "org=hospital2")
+	researcher := s.user("x509::CN=researcher::CN=ca.research", "role=researcher", "specialty=epidemiology", "trust>=1")
+	late := s.user("x509::CN=late::CN=ca.hospital2", "role=doctor", "specialty=cardiology", "trust>=1", "trust>=2")
 	var replayed *ptl.Proof
 	accesses := []access{
 		{name: "doctor reads high", level: "high", user: doctor, granted: true, proof: func() *ptl.Proof {
@@ -251,12 +264,12 @@ func TestContractsOnTheNetwork(t *testing.T) {
 		{name: "doctor reads medium", level: "medium", user: doctor, granted: true},
 		{name: "doctor reads low", level: "low", user: doctor, granted: true},
 		{name: "researcher reads low", level: "low", user: researcher, granted: true},
-		{name: "researcher's tags do not meet the high policy", level: "high", user: researcher, reason: ptl.ReasonPolicyNotMet, proof: func() *ptl.Proof {
-			return must(researcher.Proof(rand.Reader, txbuild.ProofInput{Channel: "side-high", RecordID: "rec-1", Address: recs["high"].rec.Address,
-				Time: time.Now(), Disclose: researcher.Wallet.Tags()}))(s.t)
+		{name: "researcher's tags do not meet the high policy", level: "high", user: researcher, reason: ptl.ReasonPolicyNotMet, blame: ptl.BlameUser, proof: func() *ptl.Proof {
+			return must(researcher.Proof(rand.Reader, txbuild.ProofInput{Channel: "side-high", RecordID: rec1, Address: recs["high"].rec.Address,
+				PolicyVersion: recs["high"].pol.Version, Time: time.Now(), Disclose: researcher.Wallet.Tags()}))(s.t)
 		}},
-		{name: "a replayed proof is refused", level: "high", user: doctor, reason: ptl.ReasonReplay, proof: func() *ptl.Proof { return replayed }},
-		{name: "a proof older than maxProofAge has expired", level: "medium", user: late, reason: ptl.ReasonExpired, proof: func() *ptl.Proof {
+		{name: "a replayed proof is refused, blamed on its submitter", level: "high", user: doctor, reason: ptl.ReasonReplay, blame: ptl.BlameSubmitter, proof: func() *ptl.Proof { return replayed }},
+		{name: "a proof older than maxProofAge has expired, blamed on its submitter", level: "medium", user: late, reason: ptl.ReasonExpired, blame: ptl.BlameSubmitter, proof: func() *ptl.Proof {
 			return s.proof(late, recs["medium"], time.Now().Add(-6*time.Minute))
 		}},
 	}
@@ -269,17 +282,29 @@ func TestContractsOnTheNetwork(t *testing.T) {
 		call := must(txbuild.Access("side-low", s.proof(doctor, recs["low"], time.Now()), time.Now()))(t)
 		_, _, err := s.trySubmit(gw, call)
 		var ee *client.EndorseError
-		if !errors.As(err, &ee) || !strings.Contains(err.Error(), "caller: only the owner of record rec-1 may submit access transactions for it") {
+		if !errors.As(err, &ee) || !strings.Contains(err.Error(), "caller: only the owner of record "+rec1+" may submit access transactions for it") {
 			t.Fatalf("err = %v, want an endorsement refusal naming the owner rule", err)
 		}
 		s.converged("side-low")
-		if n := len(readAll[ptl.LogEntry](s, s.auditor, "side-low", ptl.Name, "ListAccessLog", "rec-1")); n != 2 {
+		if n := len(readAll[ptl.LogEntry](s, s.auditor, "side-low", ptl.Name, "ListAccessLog", rec1)); n != 2 {
 			t.Errorf("side-low access log has %d entries, want the 2 logged attempts only", n)
 		}
 	})
 
 	s.run("MeDShare report of a forbidden action revokes, re-grant restores, recall revokes", func(t *testing.T) {
 		s.medshare(recs, doctor)
+	})
+
+	s.run("the doctor reads its own access log, another hospital's gateway cannot", func(t *testing.T) {
+		mine := must(s.n.Gateway(1, 1, "dr-doctor"))(t)
+		log := readAll[ptl.LogEntry](s, mine, "side-high", ptl.Name, "ListUserLog", doctor.ID())
+		if len(log) == 0 || log[0].User != doctor.ID() || log[0].RecordID != rec1 {
+			t.Fatalf("the doctor's own log = %+v", log)
+		}
+		_, err := s.research.GetNetwork("side-high").GetContract(ptl.Name).EvaluateTransaction("ListUserLog", doctor.ID(), "10", "")
+		if err == nil || !strings.Contains(err.Error(), "caller: only the user it concerns or an auditor the channel's configuration names may list a user's access log") {
+			t.Fatalf("another organisation's gateway read the doctor's log: %v", err)
+		}
 	})
 }
 
@@ -391,12 +416,12 @@ func (s *suite) checkAccess(recs map[string]*stored, a access) {
 	}
 	wantID := must(txbuild.AccessID(st.rec.Channel, p))(t)
 	_, txID := s.accessOnce(st, p)
-	s.checkLogged(st, a.user, wantID, txID, a.granted, a.reason)
+	s.checkLogged(st, a.user, wantID, txID, a.granted, a.reason, a.blame)
 }
 
 // checkLogged reads, through hospital 2's auditor on node 1, what P-TL and
 // the index recorded for the access attempt txID and checks it.
-func (s *suite) checkLogged(st *stored, u *txbuild.User, accessID, txID string, granted bool, reason string) {
+func (s *suite) checkLogged(st *stored, u *txbuild.User, accessID, txID string, granted bool, reason, blame string) {
 	t := s.t
 	ch := st.rec.Channel
 	s.converged(ch)
@@ -407,7 +432,7 @@ func (s *suite) checkLogged(st *stored, u *txbuild.User, accessID, txID string, 
 			entry = &e
 		}
 	}
-	if entry == nil || entry.AccessID != accessID || entry.Granted != granted || entry.Reason != reason || entry.User != u.Hash() ||
+	if entry == nil || entry.AccessID != accessID || entry.Granted != granted || entry.Reason != reason || entry.User != u.ID() ||
 		!slices.Equal(entry.UserKey, u.DER) || entry.Address != st.rec.Address || entry.KeysHash != hexSum(st.keys) {
 		t.Fatalf("access log entry of tx %s read through node 1 = %+v, want access %s granted %v reason %q", txID, entry, accessID, granted, reason)
 	}
@@ -424,11 +449,11 @@ func (s *suite) checkLogged(st *stored, u *txbuild.User, accessID, txID string, 
 		}
 	}
 	if granted {
-		if acc == nil || acc.AccessID != accessID || acc.User != u.Hash() || acc.Owner != st.rec.Owner || acc.Version != 1 || vio != nil {
+		if acc == nil || acc.AccessID != accessID || acc.User != u.ID() || acc.Owner != st.rec.Owner || acc.Version != 1 || vio != nil {
 			t.Fatalf("Tx_acc of tx %s = %+v, violation %+v; want a Tx_acc for %s and no violation", txID, acc, vio, accessID)
 		}
-	} else if acc != nil || vio == nil || vio.Reason != reason || vio.AccessID != accessID || !vio.Counted || vio.User != u.Hash() {
-		t.Fatalf("refusal of tx %s: Tx_acc %+v, violation %+v; want a counted %s violation", txID, acc, vio, reason)
+	} else if acc != nil || vio == nil || vio.Reason != reason || vio.AccessID != accessID || vio.Counted != (blame == ptl.BlameUser) || vio.Blame != blame || vio.User != u.ID() {
+		t.Fatalf("refusal of tx %s: Tx_acc %+v, violation %+v; want a %s violation blamed on the %s", txID, acc, vio, reason, blame)
 	}
 	logged := read[index.RequestEntry](s, s.auditor, "main", index.Name, "GetRequest", accessID)
 	want, wantTx := index.OutcomeGranted, txID
@@ -445,34 +470,36 @@ func (s *suite) checkLogged(st *stored, u *txbuild.User, accessID, txID string, 
 			t.Fatalf("index request %s links the replay %s", accessID, txID)
 		}
 	}
-	if logged.Outcome != want || logged.Kind != index.KindAccess || logged.Requestor != u.Hash() || len(logged.Links) != 1 || logged.Links[0].TxID != wantTx {
+	if logged.Outcome != want || logged.Kind != index.KindAccess || logged.Requestor != u.ID() || len(logged.Links) != 1 || logged.Links[0].TxID != wantTx {
 		t.Fatalf("index request %s = %+v", accessID, logged)
 	}
 }
 
-// medshare runs flows 4 and 5: the doctor requests rec-1's high level,
-// hospital 1 records the package (parent block), a gateway of the research
-// institute forwards a permitted report (side-block) and then a forbidden
-// one (violation → revocation); the doctor's next access is refused as
-// revoked, hospital 1 re-grants and access works again; then it recalls,
-// and access is refused again.
+// medshare runs flows 4 and 5: the doctor requests rec-1's high level with
+// a report key its own client generated, hospital 1 records the package
+// (parent block), a gateway of the research institute forwards a permitted
+// report (side-block) and then a forbidden one (violation → revocation); the
+// doctor's next access is refused as revoked, hospital 1 re-grants and
+// access works again; then it recalls, and access is refused again.
 func (s *suite) medshare(recs map[string]*stored, doctor *txbuild.User) {
 	t := s.t
-	const ch, reqID = "side-high", "req-1"
 	high := recs["high"]
-	reportKey := must(txbuild.NewKey(rand.Reader))(t)
+	rec1 := high.rec.RecordID
+	ch, reqID := "side-high", txbuild.RequestID(doctor.ID(), "req-1")
+	reportKey := must(txbuild.NewKey(rand.Reader))(t) // the doctor's client's
 	now := time.Now()
-	in := must(txbuild.SignRequest(doctor.Key, ch, txbuild.Request{ID: reqID, RecordIDs: []string{"rec-1"}, Purpose: "second opinion", Time: now.Add(-2 * time.Second)}))(t)
+	in := must(txbuild.SignRequest(doctor, ch, txbuild.Request{ID: reqID, RecordIDs: []string{rec1}, Purpose: "second opinion",
+		Time: now.Add(-2 * time.Second), ReportKey: reportKey.DER}))(t)
 	pkg := txbuild.Package{Received: now.Add(-time.Second), Processed: now.Add(-time.Second / 2), Sent: now, DataID: "pkg-1",
-		Hash: sha256.Sum256([]byte("encrypted package 1")), Allowed: []string{provenance.ActionRead}, ReportKey: reportKey.DER}
+		Hash: sha256.Sum256([]byte("encrypted package 1")), Allowed: []string{provenance.ActionRead}}
 	s.submit(s.owner, must(txbuild.RecordRequest(s.h1, ch, in, pkg))(t))
 	s.converged(ch)
 	view := read[provenance.View](s, s.auditor, ch, provenance.Name, "GetRequest", reqID)
-	if b := view.Block; b.ID != reqID || b.Height != 1 || b.Tx.Requestor != doctor.Hash() || b.Tx.OID != s.h1.ID() || b.Tx.Dsens != "high" ||
+	if b := view.Block; b.ID != reqID || b.Height != 1 || b.Tx.Requestor != doctor.ID() || b.Tx.OID != s.h1.ID() || b.Tx.Dsens != "high" ||
 		b.Tx.DRP != "second opinion" || !slices.Equal(b.Contract.Allowed, []string{"read", "decrypted"}) || view.State.Status != provenance.StatusActive {
 		t.Fatalf("parent block read through node 1 = %+v, state %+v", b, view.State)
 	}
-	thread := readAll[provenance.ParentBlock](s, s.auditor, ch, provenance.Name, "ListThread", doctor.Hash())
+	thread := readAll[provenance.ParentBlock](s, s.auditor, ch, provenance.Name, "ListThread", doctor.ID())
 	if len(thread) != 1 || thread[0].Hash != view.Block.Hash {
 		t.Fatalf("doctor's thread = %+v", thread)
 	}
@@ -490,25 +517,25 @@ func (s *suite) medshare(recs map[string]*stored, doctor *txbuild.User) {
 		s.converged(ch)
 	}
 	status := func() *ptl.Status {
-		return read[ptl.Status](s, s.auditor, ch, ptl.Name, "Status", doctor.Hash(), "rec-1")
+		return read[ptl.Status](s, s.auditor, ch, ptl.Name, "Status", doctor.ID(), rec1)
 	}
-	tryAccess := func(granted bool, reason string) {
+	tryAccess := func(granted bool, reason, blame string) {
 		t.Helper()
 		p := s.proof(doctor, high, time.Now())
 		_, txID := s.accessOnce(high, p)
-		s.checkLogged(high, doctor, must(txbuild.AccessID(ch, p))(t), txID, granted, reason)
+		s.checkLogged(high, doctor, must(txbuild.AccessID(ch, p))(t), txID, granted, reason, blame)
 	}
 
 	report(provenance.ActionDecrypted, provenance.ActionRead)
 	sb := read[provenance.SideBlock](s, s.auditor, ch, provenance.Name, "GetSideBlock", reqID, "1")
 	if sb.Tx.Kind != provenance.KindReport || len(sb.Tx.VLN) != 0 || len(sb.Tx.Actions) != 2 || sb.Tx.Actions[0].Status != "permitted" ||
-		sb.Tx.Actions[1].Status != "permitted" || sb.Tx.NID != s.rsigner.ID() {
+		sb.Tx.Actions[1].Status != "permitted" || sb.Tx.NID != s.rsigner.ID() || sb.Tx.NodeMSP != "ResearchMSP" {
 		t.Fatalf("permitted side-block read through node 1 = %+v", sb)
 	}
 	if st := status(); st.Blocked {
 		t.Fatalf("blocked after a permitted report: %+v", st)
 	}
-	tryAccess(true, "")
+	tryAccess(true, "", "")
 
 	report(provenance.ActionCopy)
 	sb = read[provenance.SideBlock](s, s.auditor, ch, provenance.Name, "GetSideBlock", reqID, "2")
@@ -517,24 +544,25 @@ func (s *suite) medshare(recs map[string]*stored, doctor *txbuild.User) {
 		t.Fatalf("forbidden side-block = %+v, state %+v", sb, view.State)
 	}
 	st := status()
-	if !st.Blocked || len(st.Blocks) != 1 || st.Blocks[0].By != ptl.ByProvenance || st.Blocks[0].State != ptl.StateRevoked || st.Blocks[0].Scope != ptl.ScopeRecord {
+	if !st.Blocked || len(st.Blocks) != 1 || st.Blocks[0].Causes[0].By != ptl.ByProvenance || st.Blocks[0].Causes[0].RequestID != reqID ||
+		st.Blocks[0].State != ptl.StateRevoked || st.Blocks[0].Scope != ptl.ScopeRecord {
 		t.Fatalf("P-TL status after the violation = %+v", st)
 	}
 	var forbidden []ptl.Violation
-	for _, v := range readAll[ptl.Violation](s, s.auditor, ch, ptl.Name, "ListViolations", "rec-1") {
+	for _, v := range readAll[ptl.Violation](s, s.auditor, ch, ptl.Name, "ListViolations", rec1) {
 		if v.Reason == ptl.ReasonForbiddenAction {
 			forbidden = append(forbidden, v)
 		}
 	}
-	if len(forbidden) != 1 || forbidden[0].User != doctor.Hash() || !strings.Contains(forbidden[0].Evidence, reqID) {
+	if len(forbidden) != 1 || forbidden[0].User != doctor.ID() || !strings.Contains(forbidden[0].Evidence, reqID) {
 		t.Fatalf("forbidden-action violations = %+v", forbidden)
 	}
-	tryAccess(false, ptl.ReasonRevoked)
+	tryAccess(false, ptl.ReasonRevoked, ptl.BlameUser)
 	// Blocks do not cross channels: the doctor still reads the low level.
 	low := recs["low"]
 	p := s.proof(doctor, low, time.Now())
 	_, txID := s.accessOnce(low, p)
-	s.checkLogged(low, doctor, must(txbuild.AccessID("side-low", p))(t), txID, true, "")
+	s.checkLogged(low, doctor, must(txbuild.AccessID("side-low", p))(t), txID, true, "", "")
 
 	s.submit(s.owner, must(txbuild.Regrant(s.h1, ch, reqID, "the copy was to the patient's own file"))(t))
 	s.converged(ch)
@@ -544,14 +572,14 @@ func (s *suite) medshare(recs map[string]*stored, doctor *txbuild.User) {
 	if v := read[provenance.View](s, s.auditor, ch, provenance.Name, "GetRequest", reqID); v.State.Status != provenance.StatusRegranted || v.State.SideBlocks != 3 {
 		t.Fatalf("state after the re-grant = %+v", v.State)
 	}
-	tryAccess(true, "")
+	tryAccess(true, "", "")
 
 	s.submit(s.owner, must(txbuild.Recall(s.h1, ch, reqID, ""))(t))
 	s.converged(ch)
-	if st := status(); !st.Blocked || st.Blocks[0].State != ptl.StateRecalled || st.Blocks[0].By != ptl.ByOwner {
+	if st := status(); !st.Blocked || st.Blocks[0].State != ptl.StateRecalled || st.Blocks[0].Causes[0].By != ptl.ByOwner || st.Blocks[0].Causes[0].RequestID != reqID {
 		t.Fatalf("P-TL status after the recall = %+v", st)
 	}
-	tryAccess(false, ptl.ReasonRevoked)
+	tryAccess(false, ptl.ReasonRevoked, ptl.BlameUser)
 
 	ver := read[provenance.Verification](s, s.auditor, ch, provenance.Name, "VerifyRequest", reqID)
 	if !ver.OK || ver.Checked != 5 {

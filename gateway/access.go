@@ -12,7 +12,6 @@ import (
 
 	"github.com/medshare/medshare/chaincode/index"
 	"github.com/medshare/medshare/chaincode/ptl"
-	"github.com/medshare/medshare/chaincode/txbuild"
 	"github.com/medshare/medshare/gateway/api"
 	"github.com/medshare/medshare/gateway/envelope"
 )
@@ -59,7 +58,7 @@ func (s *Server) access(c *gin.Context, p *Principal) error {
 	if err != nil {
 		return err
 	}
-	user := txbuild.KeyHash(req.Proof.Key)
+	user := req.Proof.User
 	if !dec.Granted {
 		s.m.accesses.WithLabelValues(l.String(), dec.Reason).Inc()
 		s.queueAccessLog(e.RecordID, dec.AccessID, user, index.OutcomeDenied, ch, txID)

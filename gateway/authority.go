@@ -102,7 +102,7 @@ func (s *Server) enrolUser(c *gin.Context, p *Principal) error {
 	if err != nil {
 		return err
 	}
-	e, err := s.d.Authority.Issue(s.d.Rand, subject, aa.UserAttributes(sid, aa.Schema()), s.d.Now())
+	e, err := s.d.Authority.Issue(s.d.Rand, sid.ID(), subject, aa.UserAttributes(sid, aa.Schema()), s.d.Now())
 	if err != nil {
 		if errors.Is(err, aa.ErrNoAttributes) {
 			return invalid("certificate", "the certificate carries no attribute to certify")
@@ -122,7 +122,7 @@ func (s *Server) enrolCustodian(c *gin.Context, p *Principal) error {
 	if err != nil {
 		return err
 	}
-	e, err := s.d.Authority.Issue(s.d.Rand, subject, []tag.Attribute{{Name: aa.CustodianAttribute, Value: aa.OrgValue(sid.MSPID())}}, s.d.Now())
+	e, err := s.d.Authority.Issue(s.d.Rand, sid.ID(), subject, []tag.Attribute{{Name: aa.CustodianAttribute, Value: aa.OrgValue(sid.MSPID())}}, s.d.Now())
 	if err != nil {
 		return err
 	}
@@ -188,7 +188,7 @@ func (l LocalAuthority) EnrolCustodian(_ context.Context, signer *identity.Signe
 	if l.Now != nil {
 		now = l.Now
 	}
-	return l.Service.Issue(rand.Reader, subject, []tag.Attribute{{Name: aa.CustodianAttribute, Value: aa.OrgValue(signer.MSPID())}}, now())
+	return l.Service.Issue(rand.Reader, signer.ID(), subject, []tag.Attribute{{Name: aa.CustodianAttribute, Value: aa.OrgValue(signer.MSPID())}}, now())
 }
 
 // keyring is an owner gateway's Keys: the authority's parameters (cached

@@ -199,7 +199,12 @@ func TestPreSealedUpload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	up, err := s.Seal("json.presealed1", rp, [3][]byte{[]byte(`{"condition":"flu"}`)})
+	who, err := cl.Whoami(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := who.RecordPrefix + "json.presealed1"
+	up, err := s.Seal(id, rp, [3][]byte{[]byte(`{"condition":"flu"}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +214,7 @@ func TestPreSealedUpload(t *testing.T) {
 		t.Fatalf("sealed upload: %+v, %v", got, err)
 	}
 	nurse := c.User(gwtest.H1, "nurse", map[string]string{"role": "nurse"})
-	res, err := c.Reader(gwtest.H1, nurse).Open(ctx, "json.presealed1", client.OpenOptions{})
+	res, err := c.Reader(gwtest.H1, nurse).Open(ctx, id, client.OpenOptions{})
 	if err != nil || string(res.Opened[0]) != `{"condition":"flu"}` {
 		t.Fatalf("reading the pre-sealed record: %v, %v", res, err)
 	}
@@ -217,9 +222,14 @@ func TestPreSealedUpload(t *testing.T) {
 	if _, err := cl.UploadSealed(ctx, up); problemOf(t, err).Status != 409 {
 		t.Fatalf("second upload of the same id: %v", err)
 	}
-	up.RecordID = "json.other"
+	up.RecordID = who.RecordPrefix + "json.other"
 	if _, err := cl.UploadSealed(ctx, up); problemOf(t, err).Field != "levels[0].keys" {
 		t.Fatalf("keys of another record: %v", err)
+	}
+	// An id outside the gateway's scope is refused before anything is stored.
+	up.RecordID = "0123456789abcdef0123456789abcdef:json.x"
+	if _, err := cl.UploadSealed(ctx, up); problemOf(t, err).Field != "recordId" {
+		t.Fatalf("an id of another scope: %v", err)
 	}
 }
 

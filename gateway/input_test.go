@@ -132,7 +132,7 @@ func TestExpiredAndReplayedProofs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pol := &ptl.Policy{RecordID: up.RecordID}
+	pol := &ptl.Policy{RecordID: up.RecordID, Version: lv.PolicyVersion}
 	pol.HiddenPolicy = lv.HiddenPolicy
 	owner := c.Client(gwtest.H1, nurse)
 	old, err := r.User.ProofFor(rand.Reader, lv.Channel, pol, lv.Address, time.Now().Add(-time.Hour))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/medshare/medshare/chaincode/txbuild"
 	"github.com/medshare/medshare/gateway/api"
 )
 
@@ -91,7 +92,7 @@ func (s *Server) openapi(c *gin.Context, _ *Principal) error {
 }
 
 func (s *Server) whoami(c *gin.Context, p *Principal) error {
-	return reply(c, http.StatusOK, p.View(s.cfg.MSPID))
+	return reply(c, http.StatusOK, p.View(s.cfg.MSPID, txbuild.RecordID(s.d.Signer.ID(), "")))
 }
 
 type notConfigured string

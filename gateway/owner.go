@@ -121,7 +121,7 @@ func decodeBody(c *gin.Context, v any) error {
 
 func checkUser(u string) error {
 	if u == "" || len(u) > 512 {
-		return invalid("user", "is required: the user's key-hash (32 hex digits) or base64 PKIX key")
+		return invalid("user", "is required: the user's user id (32 hex digits, as violations and whoami show it)")
 	}
 	return nil
 }

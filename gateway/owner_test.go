@@ -54,7 +54,7 @@ func TestViolationsRegrantAndRecall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(vs.Items) != 4 || vs.Items[0].Level != "high" || vs.Items[0].User != rr.User.Hash() {
+	if len(vs.Items) != 4 || vs.Items[0].Level != "high" || vs.Items[0].User != rr.User.ID() {
 		t.Fatalf("violations = %+v", vs.Items)
 	}
 	all, err := owner.Violations(ctx, "", 100, "")
@@ -66,7 +66,7 @@ func TestViolationsRegrantAndRecall(t *testing.T) {
 	if err != nil || statusOf(res, "low").Status != client.Opened {
 		t.Fatalf("low after the high block: %+v, %v", res, err)
 	}
-	rg, err := owner.Regrant(ctx, up.RecordID, &api.RegrantRequest{User: rr.User.Hash()})
+	rg, err := owner.Regrant(ctx, up.RecordID, &api.RegrantRequest{User: rr.User.ID()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestViolationsRegrantAndRecall(t *testing.T) {
 	if _, err := nr.Open(ctx, up.RecordID, client.OpenOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	rc, err := owner.Recall(ctx, up.RecordID, &api.RecallRequest{User: nr.User.Hash(), Reason: "left the ward"})
+	rc, err := owner.Recall(ctx, up.RecordID, &api.RecallRequest{User: nr.User.ID(), Reason: "left the ward"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,8 +42,12 @@ func isNotFound(err error) bool { return errors.Is(err, ccerr.ErrNotFound) }
 
 var recordIDRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 
-// kindOfID returns the kind a record id starts with ("Bundle.…" → Bundle).
+// kindOfID returns the kind a record id's name starts with
+// ("<owner hash>:Bundle.…" → Bundle).
 func kindOfID(id string) string {
+	if i := strings.LastIndexByte(id, ':'); i >= 0 {
+		id = id[i+1:]
+	}
 	k, _, ok := strings.Cut(id, ".")
 	if !ok {
 		return ""
@@ -53,7 +57,8 @@ func kindOfID(id string) string {
 
 var kindRE = regexp.MustCompile(`[^A-Za-z0-9]`)
 
-// newRecordID is "<kind>.<20 random hex digits>".
+// newRecordID is "<gateway identity hash>:<kind>.<20 random hex digits>":
+// record ids are scoped to their owner (txbuild.RecordID).
 func (s *Server) newRecordID(kind string) (string, error) {
 	k := kindRE.ReplaceAllString(kind, "")
 	if k == "" {
@@ -66,7 +71,7 @@ func (s *Server) newRecordID(kind string) (string, error) {
 	if _, err := s.d.Rand.Read(b[:]); err != nil {
 		return "", err
 	}
-	return k + "." + hex.EncodeToString(b[:]), nil
+	return txbuild.RecordID(s.d.Signer.ID(), k+"."+hex.EncodeToString(b[:])), nil
 }
 
 // terms are an upload's access terms, validated.

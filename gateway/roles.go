@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/medshare/medshare/chaincode/txbuild"
 	"github.com/medshare/medshare/gateway/api"
 	"github.com/medshare/medshare/network/identity"
 )
@@ -75,8 +76,9 @@ type Principal struct {
 }
 
 // View is the principal as GET /api/v1/whoami shows it.
-func (p *Principal) View(gatewayMSP string) api.Principal {
-	return api.Principal{Role: string(p.Role), MSP: p.ID.MSPID(), Name: p.ID.Name(), ID: p.ID.ID(), Attributes: p.ID.Attributes(), Gateway: gatewayMSP}
+func (p *Principal) View(gatewayMSP, recordPrefix string) api.Principal {
+	return api.Principal{Role: string(p.Role), MSP: p.ID.MSPID(), Name: p.ID.Name(), ID: p.ID.ID(), Attributes: p.ID.Attributes(),
+		Gateway: gatewayMSP, RecordPrefix: recordPrefix, User: txbuild.UserID(p.ID.ID())}
 }
 
 // errUnauthenticated and errNoMember are the two ways authentication fails.

@@ -5,10 +5,12 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/medshare/medshare/abe/policy"
+	"github.com/medshare/medshare/chaincode/txbuild"
 	"github.com/medshare/medshare/gateway/api"
 	"github.com/medshare/medshare/gateway/envelope"
 )
@@ -28,6 +30,9 @@ func (s *Server) uploadSealed(c *gin.Context, _ *Principal) error {
 	}
 	if !recordIDRE.MatchString(req.RecordID) {
 		return invalid("recordId", "a record id is 1..128 characters of [A-Za-z0-9._:-]")
+	}
+	if prefix := txbuild.RecordID(s.d.Signer.ID(), ""); !strings.HasPrefix(req.RecordID, prefix) || len(req.RecordID) == len(prefix) {
+		return invalid("recordId", "the ids of this gateway's records are %s<name> (GET /api/v1/whoami: recordPrefix)", prefix)
 	}
 	if len(req.Levels) == 0 || len(req.Levels) > policy.NumLevels {
 		return invalid("levels", "1 to 3 levels")

@@ -7,6 +7,10 @@
 #   scripts/network.sh createChannel [-c CHANNEL]      (default: all four)
 #   scripts/network.sh deployCC -c CHANNEL -ccn NAME [-ccv VERSION] [-ccs SEQUENCE]
 #                                     [-cci INIT_FUNCTION] [-cca INIT_ARG]
+#   scripts/network.sh configureCC -c CHANNEL -ccn NAME -cca CONFIG [-orgs "node0 node1"]
+#                                     a new configuration: the next definition, approved
+#                                     by the listed nodes' organisations (default all),
+#                                     committed once a majority approved
 #   scripts/network.sh status          every node's channels, heights, leaders, alerts
 #   scripts/network.sh down            stop the nodes and delete the network's state
 #
@@ -24,6 +28,7 @@ NODES=(node0 node1 node2)
 declare -A ORG=([node0]=hospital1 [node1]=hospital2 [node2]=research)
 declare -A DOMAIN=([node0]=hospital1.example [node1]=hospital2.example [node2]=research.example)
 declare -A API=([node0]=127.0.0.1:7051 [node1]=127.0.0.1:8051 [node2]=127.0.0.1:9051)
+declare -A MSP=([node0]=Hospital1MSP [node1]=Hospital2MSP [node2]=ResearchMSP)
 declare -A CLUSTER=([node0]=127.0.0.1:7052 [node1]=127.0.0.1:8052 [node2]=127.0.0.1:9052)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
@@ -130,23 +135,44 @@ deploy_cc() {
   retry "$BIN" chaincode commit --node "${API[node0]}" --admin "$(admin_of node0)" --crypto "$CRYPTO" --channel "$ch" --name "$name"
 }
 
-# The medshare chaincodes: index on main (with the side chains registered),
-# and storage, ptl and provenance on each side channel, configured with the
-# channel's sensitivity level and the attribute authority's key in the deploy
-# transaction itself. kv, the ledger's test chaincode, goes on every channel.
-deploy_default() {
-  local aa nodes sides="" level
-  aa=$(grep -v -- '-----' "$CRYPTO/authority/pub.pem" | tr -d '\n')
-  nodes=$(printf '{"name":"node0.hospital1.example","org":"Hospital1MSP","address":"%s"},{"name":"node1.hospital2.example","org":"Hospital2MSP","address":"%s"},{"name":"node2.research.example","org":"ResearchMSP","address":"%s"}' \
-    "${API[node0]}" "${API[node1]}" "${API[node2]}")
-  for level in high medium low; do
-    sides+="${sides:+,}{\"name\":\"side-$level\",\"channel\":\"side-$level\",\"level\":\"$level\",\"nodes\":[$nodes]}"
+# configure_cc changes a deployed chaincode's configuration the only way the
+# medshare chaincodes accept: the next definition, whose init call carries
+# the new configuration, approved by the given nodes' organisations and
+# committed (which succeeds only once a majority of the channel's
+# organisations approved it).
+configure_cc() {
+  local ch=$1 name=$2 initarg=$3 seq n
+  shift 3
+  seq=$("$BIN" chaincode query --node "${API[node0]}" --admin "$(admin_of node0)" --crypto "$CRYPTO" --channel "$ch" --name "$name" |
+    sed -n 's/.*sequence \([0-9]*\).*/\1/p')
+  [[ -n $seq ]] || die "chaincode $name is not deployed on $ch"
+  log "configuring chaincode $name on $ch (sequence $((seq + 1)), approved by: $*)"
+  for n in "$@"; do
+    retry "$BIN" chaincode approve --node "${API[$n]}" --admin "$(admin_of "$n")" --crypto "$CRYPTO" \
+      --channel "$ch" --name "$name" --version 1 --sequence "$((seq + 1))" --init-fn Init --init-arg "$initarg"
   done
-  deploy_cc main index 1 1 Init "{\"sideChains\":[$sides]}"
+  # node0 commits once it has seen the approvals (it may lag a moment); with
+  # no majority this gives up after the retries.
+  retry "$BIN" chaincode commit --node "${API[node0]}" --admin "$(admin_of node0)" --crypto "$CRYPTO" --channel "$ch" --name "$name"
+}
+
+# The medshare chaincodes: index on main (with the side chains registered),
+# and storage, ptl and provenance on each side channel, configured in the
+# deploy transaction itself with the channel's sensitivity level, the
+# attribute authority's key and the auditors (the crypto material's auditor
+# users), as "medshare chaincode init" prints them (txbuild.DefaultInits).
+# Every organisation approves each definition. kv, the ledger's test
+# chaincode, goes on every channel.
+deploy_default() {
+  local nodes=() level cc
+  for n in "${NODES[@]}"; do
+    nodes+=(--node "$n.${DOMAIN[$n]}=${MSP[$n]}=${API[$n]}")
+  done
+  deploy_cc main index 1 1 Init "$("$BIN" chaincode init --crypto "$CRYPTO" --channel main --name index "${nodes[@]}")"
   for level in high medium low; do
-    deploy_cc "side-$level" storage 1 1 Init "{\"level\":\"$level\"}"
-    deploy_cc "side-$level" ptl 1 1 Init "{\"level\":\"$level\",\"aaPublicKey\":\"$aa\",\"maxClockSkew\":\"30s\",\"monitor\":{\"window\":\"1h\",\"recordThreshold\":3,\"ownerThreshold\":10,\"rateLimit\":60,\"ratePeriod\":\"1m\"}}"
-    deploy_cc "side-$level" provenance 1 1 Init "{\"level\":\"$level\",\"maxClockSkew\":\"30s\"}"
+    for cc in storage ptl provenance; do
+      deploy_cc "side-$level" "$cc" 1 1 Init "$("$BIN" chaincode init --crypto "$CRYPTO" --channel "side-$level" --name "$cc")"
+    done
   done
   for ch in "${CHANNELS[@]}"; do
     deploy_cc "$ch" kv 1 1 "" ""
@@ -204,6 +230,20 @@ case $verb in
     done
     for ch in "${chans[@]}"; do create_channel "$ch"; done
     ;;
+  configureCC)
+    ensure_binary
+    ch="" name="" initarg="" orgs="${NODES[*]}"
+    while [[ $# -gt 0 ]]; do
+      case $1 in
+        -c) ch=$2 ;; -ccn) name=$2 ;; -cca) initarg=$2 ;; -orgs) orgs=$2 ;;
+        *) die "configureCC: unknown flag $1" ;;
+      esac
+      shift 2
+    done
+    [[ -n $ch && -n $name && -n $initarg ]] || die "configureCC needs -c CHANNEL, -ccn NAME and -cca CONFIG"
+    # shellcheck disable=SC2086
+    configure_cc "$ch" "$name" "$initarg" $orgs
+    ;;
   deployCC)
     ensure_binary
     ch="" name="" version=1 seq=1 initfn="" initarg=""
@@ -219,7 +259,7 @@ case $verb in
     deploy_cc "$ch" "$name" "$version" "$seq" "$initfn" "$initarg"
     ;;
   *)
-    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
     [[ -z $verb ]] || exit 1
     ;;
 esac

@@ -9,6 +9,12 @@
 // one channel), so the index holds what the data owner's gateway declares:
 // auditors cross-check each link against the side chain it names.
 //
+// The side-chain registry is configuration: Init, which runs only as the
+// init call of a chaincode definition a majority of the channel's
+// organisations approved (package setup), sets it, so no organisation alone
+// can add, replace or redirect a side chain. Record ids are scoped to their
+// owner ("<owner's identity hash>:<name>").
+//
 // # Determinism
 //
 // Times come from the transaction timestamp; listings are in key order.
@@ -46,9 +52,10 @@ const (
 
 // Events the chaincode emits; payloads are the stored JSON.
 const (
-	EventSideChain = "SideChainRegistered"
-	EventRecord    = "RecordIndexed"
-	EventRequest   = "RequestLogged"
+	EventSideChain        = "SideChainRegistered"
+	EventSideChainRemoved = "SideChainRemoved"
+	EventRecord           = "RecordIndexed"
+	EventRequest          = "RequestLogged"
 )
 
 // Request kinds and outcomes.
@@ -85,9 +92,15 @@ type Node struct {
 	Address string `json:"address"`
 }
 
-// Config is the Init argument: optionally the side chains to register.
+// Config is the Init argument: the side chains of the registry, and the
+// auditors.
 type Config struct {
+	// SideChains are the registered side chains: Init registers these
+	// (again) and removes the others.
 	SideChains []SideChain `json:"sideChains,omitempty"`
+	// Auditors are the identities (unique names) that may read every
+	// owner's request log.
+	Auditors caller.Auditors `json:"auditors,omitempty"`
 }
 
 func checkSideChain(name string, sc *SideChain) error {
@@ -125,11 +138,20 @@ func checkConfig(c *Config) error {
 		return err
 	}
 	for i := range c.SideChains {
-		if err := checkSideChain(fmt.Sprintf("config.sideChains[%d]", i), &c.SideChains[i]); err != nil {
+		name := fmt.Sprintf("config.sideChains[%d]", i)
+		if err := checkSideChain(name, &c.SideChains[i]); err != nil {
 			return err
 		}
+		if !c.SideChains[i].RegisteredAt.IsZero() || c.SideChains[i].TxID != "" {
+			return ccerr.Invalid(name, "registeredAt and txID are set by the chaincode")
+		}
+		for _, prev := range c.SideChains[:i] {
+			if prev.Name == c.SideChains[i].Name {
+				return ccerr.Invalid(name+".name", "side chain %s is listed twice", prev.Name)
+			}
+		}
 	}
-	return nil
+	return c.Auditors.Check("config.auditors")
 }
 
 // Index is the index contract.
@@ -159,16 +181,47 @@ const (
 
 // Init sets the configuration, a JSON Config: {} or
 // {"sideChains":[{"name":"side-high","channel":"side-high","level":"high",
-// "nodes":[{"name":"node0","org":"Hospital1MSP","address":"127.0.0.1:7051"}]}]},
-// registering the side chains it lists. Only a channel admin may call it,
-// first in the deploy transaction; later calls register again.
+// "nodes":[{"name":"node0","org":"Hospital1MSP","address":"127.0.0.1:7051"}]}],
+// "auditors":["x509::…"]}: the side chains it lists become the registry
+// (registered again, the others removed). It runs only as the init call of
+// a chaincode definition a majority of the channel's organisations approved:
+// in the deploy transaction, and in later definitions that change the
+// registry or the auditors.
 func (x *Index) Init(ctx chaincode.TransactionContext, config string) (*Config, error) {
 	cfg, err := x.cfg.Init(ctx, config)
 	if err != nil {
 		return nil, err
 	}
+	stub := ctx.GetStub()
+	listed := make(map[string]bool, len(cfg.SideChains))
 	for i := range cfg.SideChains {
-		if err := registerSideChain(ctx.GetStub(), cfg.SideChains[i]); err != nil {
+		listed[cfg.SideChains[i].Name] = true
+		if err := registerSideChain(stub, cfg.SideChains[i]); err != nil {
+			return nil, err
+		}
+	}
+	var gone []string
+	it, err := stub.GetStateByPartialCompositeKey(objChain, nil)
+	if err != nil {
+		return nil, err
+	}
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			it.Close()
+			return nil, err
+		}
+		_, attrs, err := stub.SplitCompositeKey(e.Key)
+		if err == nil && len(attrs) == 1 && !listed[attrs[0]] {
+			gone = append(gone, attrs[0])
+		}
+	}
+	it.Close()
+	for _, name := range gone {
+		if err := kv.Del(stub, objChain, []string{name}); err != nil {
+			return nil, err
+		}
+		if err := kv.Emit(stub, EventSideChainRemoved, map[string]string{"name": name}); err != nil {
 			return nil, err
 		}
 	}
@@ -197,35 +250,6 @@ func registerSideChain(stub chaincode.Stub, sc SideChain) error {
 		return err
 	}
 	return stub.SetEvent(EventSideChain, b)
-}
-
-// RegisterSideChain registers or replaces a side chain (a JSON SideChain
-// without registeredAt and txID). Only channel admins may.
-func (x *Index) RegisterSideChain(ctx chaincode.TransactionContext, sideChain string) (*SideChain, error) {
-	_, who, err := x.cfg.Caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := who.RequireAdmin("register side chains"); err != nil {
-		return nil, err
-	}
-	var sc SideChain
-	if len(sideChain) > MaxArgLen {
-		return nil, ccerr.Invalid("sideChain", "must be at most %d bytes of JSON", MaxArgLen)
-	}
-	if err := setup.DecodeStrict("sideChain", []byte(sideChain), &sc); err != nil {
-		return nil, err
-	}
-	if !sc.RegisteredAt.IsZero() || sc.TxID != "" {
-		return nil, ccerr.Invalid("sideChain", "registeredAt and txID are set by the chaincode")
-	}
-	if err := checkSideChain("sideChain", &sc); err != nil {
-		return nil, err
-	}
-	if err := registerSideChain(ctx.GetStub(), sc); err != nil {
-		return nil, err
-	}
-	return x.GetSideChain(ctx, sc.Name)
 }
 
 // GetSideChain returns a registered side chain.
@@ -354,6 +378,9 @@ func (x *Index) PutRecord(ctx chaincode.TransactionContext, recordID, entry stri
 		return nil, ccerr.Forbidden("caller", "only the owner may update the index entry of record %s", recordID)
 	}
 	if !ok {
+		if err := arg.ScopedID("recordID", recordID, who.OwnerHash(), "the caller (the record's owner)"); err != nil {
+			return nil, err
+		}
 		e = RecordEntry{RecordID: recordID, Owner: who.ID, OwnerMSP: who.MSP, CreatedAt: now}
 	}
 	e.Levels, e.PolicyVersion, e.UpdatedAt, e.TxID = in.Levels, in.PolicyVersion, now, stub.GetTxID()
@@ -419,8 +446,9 @@ type RequestInput struct {
 	Kind string `json:"kind"`
 	// RecordID is the record asked for.
 	RecordID string `json:"recordID"`
-	// Requestor is the requestor's key-hash or base64 PKIX DER key; only
-	// the key-hash is stored.
+	// Requestor is the requestor's user id (the identity hash of its
+	// enrolled identity, as P-TL's decisions and the provenance chaincode
+	// name it).
 	Requestor string `json:"requestor"`
 	// Outcome is granted, denied, recorded or refused.
 	Outcome string `json:"outcome"`
@@ -465,10 +493,10 @@ func (x *Index) LogRequest(ctx chaincode.TransactionContext, request string) (*R
 	if err := arg.ID("request.recordID", in.RecordID); err != nil {
 		return nil, err
 	}
-	rh, _, err := statekey.UserRef("request.requestor", in.Requestor)
-	if err != nil {
+	if err := statekey.UserID("request.requestor", in.Requestor); err != nil {
 		return nil, err
 	}
+	rh := in.Requestor
 	if err := arg.OneOf("request.outcome", in.Outcome, OutcomeGranted, OutcomeDenied, OutcomeRecorded, OutcomeRefused); err != nil {
 		return nil, err
 	}
@@ -539,10 +567,10 @@ func (x *Index) LogRequest(ctx chaincode.TransactionContext, request string) (*R
 	return e, stub.SetEvent(EventRequest, b)
 }
 
-// GetRequest returns a logged request. Its owner, admins and auditors may
-// read it.
+// GetRequest returns a logged request. Its owner, its requestor and the
+// configured auditors may read it.
 func (x *Index) GetRequest(ctx chaincode.TransactionContext, requestID string) (*RequestEntry, error) {
-	_, who, err := x.cfg.Caller(ctx)
+	cfg, who, err := x.cfg.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -557,42 +585,42 @@ func (x *Index) GetRequest(ctx chaincode.TransactionContext, requestID string) (
 	if !ok {
 		return nil, ccerr.NotFound("requestID", "request %s is not logged", requestID)
 	}
-	if err := who.RequireReader(e.Owner, "read request "+requestID); err != nil {
+	if err := who.RequireReader(e.Owner, e.Requestor, cfg.Auditors, "read request "+requestID); err != nil {
 		return nil, err
 	}
 	return &e, nil
 }
 
 // ListRequestsByRecord lists a record's logged requests, oldest first. The
-// record's owner, admins and auditors may list them.
+// record's owner and the configured auditors may list them.
 func (x *Index) ListRequestsByRecord(ctx chaincode.TransactionContext, recordID string, pageSize int32, bookmark string) (*page.Page[RequestEntry], error) {
 	rec, err := x.GetRecord(ctx, recordID)
 	if err != nil {
 		return nil, err
 	}
-	who, err := caller.Of(ctx)
+	cfg, who, err := x.cfg.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := who.RequireReader(rec.Owner, "list a record's requests"); err != nil {
+	if err := who.RequireReader(rec.Owner, "", cfg.Auditors, "list a record's requests"); err != nil {
 		return nil, err
 	}
 	return page.Composite(ctx.GetStub(), objByRecord, []string{recordID}, pageSize, bookmark, kv.Decode[RequestEntry])
 }
 
-// ListRequestsByRequestor lists a requestor's (key-hash or base64 key)
-// logged requests across owners, oldest first; admins and auditors only.
+// ListRequestsByRequestor lists a requestor's (a user id) logged requests
+// across owners, oldest first: the requestor and the configured auditors
+// may.
 func (x *Index) ListRequestsByRequestor(ctx chaincode.TransactionContext, requestor string, pageSize int32, bookmark string) (*page.Page[RequestEntry], error) {
-	_, who, err := x.cfg.Caller(ctx)
+	cfg, who, err := x.cfg.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := who.RequireAuditor("list a requestor's requests"); err != nil {
+	if err := statekey.UserID("requestor", requestor); err != nil {
 		return nil, err
 	}
-	rh, _, err := statekey.UserRef("requestor", requestor)
-	if err != nil {
+	if err := who.RequireReader("", requestor, cfg.Auditors, "list a requestor's requests"); err != nil {
 		return nil, err
 	}
-	return page.Composite(ctx.GetStub(), objByRequest, []string{rh}, pageSize, bookmark, kv.Decode[RequestEntry])
+	return page.Composite(ctx.GetStub(), objByRequest, []string{requestor}, pageSize, bookmark, kv.Decode[RequestEntry])
 }

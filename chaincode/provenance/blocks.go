@@ -11,10 +11,13 @@ import (
 
 // Block formats and versions.
 const (
-	// ParentFormat names the parent block format.
-	ParentFormat = "medshare/parent/v1"
-	// SideFormat names the side-block format.
-	SideFormat = "medshare/side/v1"
+	// ParentFormat names the parent block format. Version 2: the requestor
+	// is a user id with the AA's enrolment of RID, and the node's
+	// certificate replaces its bare key.
+	ParentFormat = "medshare/parent/v2"
+	// SideFormat names the side-block format (version 2: the forwarding
+	// node's certificate and organisation replace its bare key).
+	SideFormat = "medshare/side/v2"
 	// HeaderVersion is the header version of both kinds of blocks.
 	HeaderVersion = 1
 )
@@ -86,8 +89,8 @@ type Contract struct {
 	// Ignored are actions the client need not report and the chaincode
 	// drops (low sensitivity only).
 	Ignored []string `json:"ignored,omitempty"`
-	// ReportKey is the PKIX DER of the package's report key (base64 in
-	// JSON).
+	// ReportKey is the PKIX DER of the request's report key, which the
+	// requestor generated and signed in its request (base64 in JSON).
 	ReportKey []byte `json:"reportKey"`
 }
 
@@ -107,17 +110,22 @@ type ParentTx struct {
 	// OID is the data owner's identity; OwnerMSP its organisation.
 	OID      string `json:"oid"`
 	OwnerMSP string `json:"ownerMSP"`
-	// RID is the requestor's public key (PKIX DER); Requestor its key-hash.
+	// RID is the requestor's public key (PKIX DER); Requestor the user id
+	// the attribute authority bound it to, and Enrolment the AA's
+	// signature over ptl.EnrolmentDigest(Requestor, RID).
 	RID       []byte `json:"rid"`
 	Requestor string `json:"requestor"`
+	Enrolment []byte `json:"enrolment"`
 	// Dsens is the sensitivity, DRP the purpose of the request.
 	Dsens string `json:"dsens"`
 	DRP   string `json:"drp"`
-	// NID is the processing node's (the submitting gateway's) identity,
-	// NodeKey its PKIX DER key, Nsig its signature over FormDigest.
-	NID     string `json:"nid"`
-	NodeKey []byte `json:"nodeKey"`
-	Nsig    []byte `json:"nsig"`
+	// NID is the processing node's (the submitting gateway's, of
+	// organisation OwnerMSP) identity, NodeCert its certificate (DER), Nsig
+	// its signature over FormDigest. Verification checks NodeCert against
+	// the channel's MSP and Nsig under its key.
+	NID      string `json:"nid"`
+	NodeCert []byte `json:"nodeCert"`
+	Nsig     []byte `json:"nsig"`
 	// The request itself: records, data id and package hash, and the
 	// requestor's signature over RequestDigest.
 	RecordIDs        []string  `json:"recordIDs"`
@@ -130,9 +138,9 @@ type ParentTx struct {
 }
 
 func (t *ParentTx) encode() []byte {
-	return enc.New("medshare/provenance/parent-tx/v1").String(t.RequestID).Time(t.TTR).Time(t.TTP).Time(t.TTS).
-		String(t.OID).String(t.OwnerMSP).Bytes(t.RID).String(t.Requestor).String(t.Dsens).String(t.DRP).
-		String(t.NID).Bytes(t.NodeKey).Bytes(t.Nsig).Strings(t.RecordIDs).String(t.DataID).String(t.PackageHash).
+	return enc.New("medshare/provenance/parent-tx/v2").String(t.RequestID).Time(t.TTR).Time(t.TTP).Time(t.TTS).
+		String(t.OID).String(t.OwnerMSP).Bytes(t.RID).String(t.Requestor).Bytes(t.Enrolment).String(t.Dsens).String(t.DRP).
+		String(t.NID).Bytes(t.NodeCert).Bytes(t.Nsig).Strings(t.RecordIDs).String(t.DataID).String(t.PackageHash).
 		Time(t.RequestTime).Bytes(t.RequestSignature).String(t.TxID).Encoded()
 }
 
@@ -209,7 +217,8 @@ type SideTx struct {
 	// else of the decision.
 	TSV time.Time `json:"tsv"`
 	OID string    `json:"oid"`
-	RID string    `json:"rid"` // requestor key-hash
+	// Requestor is the requestor's user id.
+	Requestor string `json:"requestor"`
 	// Seq is the report's sequence number (0 for decisions).
 	Seq     uint64         `json:"seq"`
 	Actions []ActionRecord `json:"actions"`
@@ -221,20 +230,24 @@ type SideTx struct {
 	Reason string `json:"reason,omitempty"`
 	// ReportSignature is the report key's signature over ReportDigest.
 	ReportSignature []byte `json:"reportSignature,omitempty"`
-	NID             string `json:"nid"`
-	NodeKey         []byte `json:"nodeKey"`
-	Nsig            []byte `json:"nsig"`
-	TxID            string `json:"txID"`
+	// NID is the submitting node's identity, NodeMSP its organisation,
+	// NodeCert its certificate (DER) and Nsig its signature; verification
+	// checks NodeCert against the channel's MSP.
+	NID      string `json:"nid"`
+	NodeMSP  string `json:"nodeMSP"`
+	NodeCert []byte `json:"nodeCert"`
+	Nsig     []byte `json:"nsig"`
+	TxID     string `json:"txID"`
 }
 
 func (t *SideTx) encode() []byte {
-	e := enc.New("medshare/provenance/side-tx/v1").String(t.Kind).Time(t.TSV).String(t.OID).String(t.RID).
+	e := enc.New("medshare/provenance/side-tx/v2").String(t.Kind).Time(t.TSV).String(t.OID).String(t.Requestor).
 		Uint64(t.Seq).Uint32(uint32(len(t.Actions)))
 	for _, a := range t.Actions {
 		e.String(a.Action).Time(a.At).String(a.Status)
 	}
 	return e.Strings(t.VLN).Strings(t.Ignored).String(t.Reason).Bytes(t.ReportSignature).
-		String(t.NID).Bytes(t.NodeKey).Bytes(t.Nsig).String(t.TxID).Encoded()
+		String(t.NID).String(t.NodeMSP).Bytes(t.NodeCert).Bytes(t.Nsig).String(t.TxID).Encoded()
 }
 
 // SideBlock is a report or decision appended to a parent block.

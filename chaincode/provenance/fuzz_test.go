@@ -13,22 +13,22 @@ import (
 func FuzzProvenance(f *testing.F) {
 	fx := &fixture{Side: cctest.NewSide(f, "low"), reportKey: cctest.NewKey(f)}
 	fx.requestor = fx.NewUser(doctor...)
-	for _, id := range []string{"rec-1", "rec-2"} {
+	for _, id := range []string{rec1, rec2} {
 		fx.recs = append(fx.recs, fx.Store(fx.H1, id))
 		fx.SetPolicy(fx.H1, id, fx.Policy(doctor...))
 	}
-	in := fx.request(fx.requestor, fx.H1, "req-1", []string{"read"}, []string{"copy"}, nil)
+	in := fx.request(fx.requestor, fx.H1, req1, []string{"read"}, []string{"copy"}, nil)
 	fx.Request(in)
-	calls := cctest.Calls("Request/1 Report/1 SetIgnored/3 Regrant/3 Recall/3 ViolationEvidence/2 GetRequest/1 GetSideBlock/2 ListSideBlocks/3 ListThread/3 ListByOwner/2 VerifyThread/3 VerifyRequest/1 Init/1 GetConfig/0")
+	calls := cctest.Calls("Request/1 Report/1 SetIgnored/3 Regrant/3 Recall/3 Evidence/2 GetRequest/1 GetSideBlock/2 ListSideBlocks/3 ListThread/3 ListByOwner/2 VerifyThread/3 VerifyRequest/1 Init/1 GetConfig/0")
 	who := []*identity.Signer{fx.H1, fx.H2, fx.Auditor, fx.Admin}
-	f.Add(uint8(0), uint8(0), cctest.JSON(f, fx.request(fx.requestor, fx.H1, "req-2", []string{"read", "write"}, nil, nil)), "", "")
+	f.Add(uint8(0), uint8(0), cctest.JSON(f, fx.request(fx.requestor, fx.H1, req2, []string{"read", "write"}, nil, nil)), "", "")
 	f.Add(uint8(1), uint8(0), cctest.JSON(f, fx.report(fx.H1, in, 1, "read", "copy")), "", "")
 	f.Add(uint8(1), uint8(0), cctest.JSON(f, fx.report(fx.H1, in, 2, "move")), "", "")
-	f.Add(uint8(2), uint8(0), "req-1", `["read"]`, fx.decision("req-1", provenance.KindIgnore, []string{"read"}, ""))
-	f.Add(uint8(3), uint8(0), "req-1", "ok", fx.decision("req-1", provenance.KindRegrant, nil, "ok"))
-	f.Add(uint8(4), uint8(0), "req-1", "", fx.decision("req-1", provenance.KindRecall, nil, ""))
-	f.Add(uint8(7), uint8(2), "req-1", "1", "")
-	f.Add(uint8(11), uint8(2), fx.requestor.Hash(), "1:0", "10")
+	f.Add(uint8(2), uint8(0), req1, `["read"]`, fx.decision(req1, provenance.KindIgnore, []string{"read"}, ""))
+	f.Add(uint8(3), uint8(0), req1, "ok", fx.decision(req1, provenance.KindRegrant, nil, "ok"))
+	f.Add(uint8(4), uint8(0), req1, "", fx.decision(req1, provenance.KindRecall, nil, ""))
+	f.Add(uint8(7), uint8(2), req1, "1", "")
+	f.Add(uint8(11), uint8(2), fx.requestor.ID(), "1:0", "10")
 	f.Add(uint8(13), uint8(3), `{"level":"low","maxClockSkew":"1m"}`, "", "")
 	f.Fuzz(func(t *testing.T, sel, by uint8, a, b, c string) {
 		cctest.FuzzSubmit(t, fx.L, provenance.Name, calls, who, sel, by, a, b, c)

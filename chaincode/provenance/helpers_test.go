@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/medshare/medshare/chaincode/internal/cctest"
+	"github.com/medshare/medshare/chaincode/internal/chainhash"
 	"github.com/medshare/medshare/chaincode/provenance"
 	"github.com/medshare/medshare/chaincode/storage"
 	"github.com/medshare/medshare/network/identity"
@@ -28,7 +29,7 @@ func newFixture(t *testing.T, level string) *fixture {
 	t.Helper()
 	s := cctest.NewSide(t, level)
 	f := &fixture{Side: s, requestor: s.NewUser(doctor...), reportKey: cctest.NewKey(t)}
-	for _, id := range []string{"rec-1", "rec-2"} {
+	for _, id := range []string{rec1, rec2} {
 		f.recs = append(f.recs, s.Store(s.H1, id))
 		s.SetPolicy(s.H1, id, s.Policy(doctor...))
 	}
@@ -43,13 +44,14 @@ func (f *fixture) request(u *cctest.User, node *identity.Signer, id string, allo
 	now := f.L.Now()
 	pkg := sha256.Sum256([]byte("package:" + id))
 	in := provenance.RequestInput{
-		RequestID: id, RequestorKey: u.DER, RecordIDs: []string{"rec-1", "rec-2"}, Purpose: "cardiology research",
+		RequestID: id, RequestorKey: u.DER, Requestor: u.ID(), Enrolment: u.Enrolment.Signature, ReportKey: f.reportKey.DER,
+		RecordIDs: []string{rec1, rec2}, Purpose: "cardiology research",
 		RequestTime: now.Add(-3 * time.Second).Format(time.RFC3339Nano),
 		Received:    now.Add(-2 * time.Second).Format(time.RFC3339Nano),
 		Processed:   now.Add(-time.Second).Format(time.RFC3339Nano),
 		Sent:        now.Format(time.RFC3339Nano),
 		DataID:      "pkg-" + id, PackageHash: fmt.Sprintf("%x", pkg),
-		Contract: provenance.Contract{Allowed: allowed, Ignored: ignored, ReportKey: f.reportKey.DER},
+		Contract: provenance.ContractInput{Allowed: allowed, Ignored: ignored},
 	}
 	if edit != nil {
 		edit(&in)
@@ -77,12 +79,19 @@ func parse(t testing.TB, s string) time.Time {
 // signRequest (re)computes the requestor's and the node's signatures.
 func (f *fixture) signRequest(u *cctest.User, node *identity.Signer, in *provenance.RequestInput) {
 	t := f.T
-	rd := provenance.RequestDigest(f.Channel, in.RequestID, in.RequestorKey, in.RecordIDs, in.Purpose, parse(t, in.RequestTime))
+	rd := provenance.RequestDigest(f.Channel, in.RequestID, in.RequestorKey, in.Requestor, in.RecordIDs, in.Purpose, parse(t, in.RequestTime), in.ReportKey)
 	in.RequestSignature = u.Sign(t, rd)
+	f.signNode(node, in)
+}
+
+// signNode (re)computes the node's signature (Nsig) alone.
+func (f *fixture) signNode(node *identity.Signer, in *provenance.RequestInput) {
+	t := f.T
+	rd := provenance.RequestDigest(f.Channel, in.RequestID, in.RequestorKey, in.Requestor, in.RecordIDs, in.Purpose, parse(t, in.RequestTime), in.ReportKey)
 	pkg := hash32(in.PackageHash)
 	allowed := provenance.MaskOf(in.Contract.Allowed) | provenance.MaskOf([]string{provenance.ActionDecrypted})
 	fd := provenance.FormDigest(f.Channel, in.RequestID, rd, parse(t, in.Received), parse(t, in.Processed), parse(t, in.Sent),
-		in.DataID, pkg, allowed, provenance.MaskOf(in.Contract.Ignored), in.Contract.ReportKey)
+		in.DataID, pkg, allowed, provenance.MaskOf(in.Contract.Ignored))
 	in.NodeSignature = cctest.SignBy(t, node, fd)
 }
 
@@ -119,4 +128,25 @@ func (f *fixture) Report(node *identity.Signer, r provenance.ReportInput) *prove
 func (f *fixture) decision(requestID, kind string, ignored []string, reason string) string {
 	d := provenance.DecisionDigest(f.Channel, requestID, kind, provenance.MaskOf(ignored), reason)
 	return cctest.B64(cctest.SignBy(f.T, f.H1, d))
+}
+
+// Ids: hospital 1's records (recH2 is hospital 2's) and the requests of the
+// fixture's requestor, the first person its Side enrols.
+var (
+	rec1, rec2, rec9       = cctest.H1Rec("rec-1"), cctest.H1Rec("rec-2"), cctest.H1Rec("rec-9")
+	recH2                  = cctest.H2Rec("rec-h2")
+	req1, req2, req3, req9 = cctest.UserRequest(1, "req-1"), cctest.UserRequest(1, "req-2"), cctest.UserRequest(1, "req-3"), cctest.UserRequest(1, "req-9")
+)
+
+// frontierOf is the Merkle frontier (peaks) over one side-block
+// transaction hash.
+func frontierOf(t *testing.T, leaf string) []string {
+	var f chainhash.Frontier
+	h := hash32(leaf)
+	f.Append(h)
+	out := make([]string, len(f.Peaks))
+	for i, p := range f.Peaks {
+		out[i] = hex.EncodeToString(p[:])
+	}
+	return out
 }

@@ -22,11 +22,18 @@
 // proof-of-work fields (target difficulty, nonce) are dropped: a permissioned
 // ledger orders blocks by consensus among known nodes, not by work.
 //
-// Reports are "sealed" with the package's report key, an ECDSA P-256 key pair
-// whose public half is in the usage contract and whose private half travels
-// inside the package, encrypted to the requestor: the requestor's client
-// signs each report and the chaincode verifies it, so reports are
-// authenticated and bound to the package. The actions themselves are
+// Reports are "sealed" with the request's report key, an ECDSA P-256 key pair
+// the requestor's client generates: its public half is in the request the
+// requestor signs (and so in the usage contract), its private half never
+// leaves the requestor's client, which signs each report; the chaincode
+// verifies it, so reports are authenticated, bound to the package, and
+// cannot be forged by the owner or any node.
+//
+// Requestors are their enrolled identities: a request carries the attribute
+// authority's enrolment binding the requestor's key (RID) to a user id, the
+// thread is the user's, and a forbidden action revokes the user in P-TL,
+// whatever key it presents next. Request ids are scoped to the requestor's
+// user id, so that nobody can take an id a requestor is about to use. The actions themselves are
 // necessarily visible to the nodes that enforce the contract, and actions
 // taken outside the cooperating client cannot be observed by any system.
 //
@@ -38,12 +45,14 @@
 package provenance
 
 import (
+	"time"
+
 	"github.com/medshare/medshare/chaincode/ccerr"
 	"github.com/medshare/medshare/chaincode/internal/arg"
+	"github.com/medshare/medshare/chaincode/internal/caller"
 	"github.com/medshare/medshare/chaincode/internal/setup"
 	"github.com/medshare/medshare/chaincode/internal/sigcheck"
 	"github.com/medshare/medshare/network/chaincode"
-	"time"
 )
 
 // Name is the chaincode's name on every side channel.
@@ -85,6 +94,9 @@ type Config struct {
 	// MaxClockSkew is how far signed times may lie ahead of the transaction
 	// time ["30s"].
 	MaxClockSkew string `json:"maxClockSkew"`
+	// Auditors are the identities (unique names) that may read and verify
+	// every owner's requests and every requestor's thread.
+	Auditors caller.Auditors `json:"auditors,omitempty"`
 
 	maxClockSkew time.Duration
 }
@@ -97,8 +109,10 @@ func checkConfig(c *Config) error {
 		c.MaxClockSkew = "30s"
 	}
 	var err error
-	c.maxClockSkew, err = arg.Duration("config.maxClockSkew", c.MaxClockSkew, 0, 10*time.Minute)
-	return err
+	if c.maxClockSkew, err = arg.Duration("config.maxClockSkew", c.MaxClockSkew, 0, 10*time.Minute); err != nil {
+		return err
+	}
+	return c.Auditors.Check("config.auditors")
 }
 
 func updateConfig(old, c *Config) error {
@@ -126,8 +140,10 @@ func New() (*chaincode.Chaincode, error) {
 }
 
 // Init sets the channel's configuration, a JSON Config such as
-// {"level":"low"}. Only a channel admin may call it, first in the deploy
-// transaction; later calls update the configuration (the level is fixed).
+// {"level":"low"}. It runs only as the init call of a chaincode definition a
+// majority of the channel's organisations approved (package setup): in the
+// deploy transaction, and in later definitions that change the
+// configuration (the level is fixed).
 func (p *Provenance) Init(ctx chaincode.TransactionContext, config string) (*Config, error) {
 	return p.cfg.Init(ctx, config)
 }

@@ -2,16 +2,17 @@ package provenance
 
 import (
 	"github.com/medshare/medshare/chaincode/ccerr"
+	"github.com/medshare/medshare/chaincode/internal/caller"
 	"github.com/medshare/medshare/chaincode/internal/kv"
 	"github.com/medshare/medshare/chaincode/internal/page"
 	"github.com/medshare/medshare/chaincode/internal/statekey"
 	"github.com/medshare/medshare/network/chaincode"
 )
 
-// readable loads a request for a caller who may read it: its owner, an admin
-// or an auditor.
+// readable loads a request for a caller who may read it: its owner, its
+// requestor (the user whose id the request names) or a configured auditor.
 func (p *Provenance) readable(ctx chaincode.TransactionContext, requestID string) (*ParentBlock, *State, error) {
-	_, who, err := p.cfg.Caller(ctx)
+	cfg, who, err := p.cfg.Caller(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -19,14 +20,14 @@ func (p *Provenance) readable(ctx chaincode.TransactionContext, requestID string
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := who.RequireReader(parent.Tx.OID, "read request "+requestID); err != nil {
+	if err := who.RequireReader(parent.Tx.OID, st.Requestor, cfg.Auditors, "read request "+requestID); err != nil {
 		return nil, nil, err
 	}
 	return parent, st, nil
 }
 
-// GetRequest returns a request's parent block and state. Its owner, admins
-// and auditors may read it.
+// GetRequest returns a request's parent block and state. Its owner, its
+// requestor and the configured auditors may read it.
 func (p *Provenance) GetRequest(ctx chaincode.TransactionContext, requestID string) (*View, error) {
 	parent, st, err := p.readable(ctx, requestID)
 	if err != nil {
@@ -59,27 +60,27 @@ func (p *Provenance) ListSideBlocks(ctx chaincode.TransactionContext, requestID 
 	return page.Composite(ctx.GetStub(), objSide, []string{requestID}, pageSize, bookmark, kv.Decode[SideBlock])
 }
 
-// auditor checks the configuration and that the caller is an admin or an
-// auditor.
-func (p *Provenance) auditor(ctx chaincode.TransactionContext, what string) error {
-	_, who, err := p.cfg.Caller(ctx)
+// threadReader checks a requestor argument (a user id) and that the caller
+// may read that user's thread: the user or a configured auditor. A thread
+// spans owners, so owners read their own requests, not threads.
+func (p *Provenance) threadReader(ctx chaincode.TransactionContext, requestor, what string) (*caller.Caller, error) {
+	cfg, who, err := p.cfg.Caller(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return who.RequireAuditor(what)
+	if err := statekey.UserID("requestor", requestor); err != nil {
+		return nil, err
+	}
+	return who, who.RequireReader("", requestor, cfg.Auditors, what)
 }
 
-// ListThread lists a requestor's (key-hash or base64 key) parent blocks in
-// thread order. A thread spans owners, so only admins and auditors may.
+// ListThread lists a requestor's (a user id) parent blocks in thread order.
+// The requestor and the configured auditors may.
 func (p *Provenance) ListThread(ctx chaincode.TransactionContext, requestor string, pageSize int32, bookmark string) (*page.Page[ParentBlock], error) {
-	if err := p.auditor(ctx, "list a requestor's thread"); err != nil {
+	if _, err := p.threadReader(ctx, requestor, "list a requestor's thread"); err != nil {
 		return nil, err
 	}
-	rh, _, err := statekey.UserRef("requestor", requestor)
-	if err != nil {
-		return nil, err
-	}
-	return page.Composite(ctx.GetStub(), objParent, []string{rh}, pageSize, bookmark, kv.Decode[ParentBlock])
+	return page.Composite(ctx.GetStub(), objParent, []string{requestor}, pageSize, bookmark, kv.Decode[ParentBlock])
 }
 
 // ListByOwner lists the requests the caller recorded as owner, by request id.

@@ -1,7 +1,6 @@
 package provenance
 
 import (
-	"crypto/x509"
 	"fmt"
 	"time"
 
@@ -180,7 +179,7 @@ func (p *Provenance) Report(ctx chaincode.TransactionContext, report string) (*R
 	}
 	allowed, ignored := MaskOf(parent.Contract.Allowed), MaskOf(st.Ignored)
 	res := &ReportResult{Violations: []string{}, Revoked: []ptl.Block{}}
-	tx := SideTx{Kind: KindReport, OID: parent.Tx.OID, RID: st.Requestor, Seq: in.Seq, VLN: []string{}, ReportSignature: in.Signature, Nsig: in.NodeSignature}
+	tx := SideTx{Kind: KindReport, OID: parent.Tx.OID, Requestor: st.Requestor, Seq: in.Seq, VLN: []string{}, ReportSignature: in.Signature, Nsig: in.NodeSignature}
 	for i, a := range names {
 		rec := ActionRecord{Action: a, At: times[i], Status: classify(a, allowed, ignored)}
 		tx.Actions = append(tx.Actions, rec)
@@ -239,11 +238,7 @@ func (p *Provenance) appendSide(stub chaincode.Stub, who *caller.Caller, parent 
 	if err != nil {
 		return nil, err
 	}
-	nodeKey, err := x509.MarshalPKIXPublicKey(who.Key)
-	if err != nil {
-		return nil, err
-	}
-	tx.NID, tx.NodeKey, tx.TxID = who.ID, nodeKey, stub.GetTxID()
+	tx.NID, tx.NodeMSP, tx.NodeCert, tx.TxID = who.ID, who.MSP, who.Cert, stub.GetTxID()
 	if tx.VLN == nil {
 		tx.VLN = []string{}
 	}
@@ -281,10 +276,11 @@ func (p *Provenance) appendSide(stub chaincode.Stub, who *caller.Caller, parent 
 	return sb, kv.Emit(stub, EventSideBlock, map[string]any{"requestID": st.RequestID, "index": index, "id": sb.ID, "kind": tx.Kind, "violations": tx.VLN})
 }
 
-// ViolationEvidence returns the evidence P-TL's RevokeForViolation acts on:
-// side-block side of request requestID, which must record violations and
-// have been appended by the current transaction.
-func (p *Provenance) ViolationEvidence(ctx chaincode.TransactionContext, requestID string, side uint64) (*ptl.Evidence, error) {
+// Evidence returns what P-TL acts on when the provenance chaincode revokes,
+// re-grants or recalls: side-block side of request requestID, which must
+// have been appended by the current transaction and be a report with
+// violations or an owner's re-grant or recall.
+func (p *Provenance) Evidence(ctx chaincode.TransactionContext, requestID string, side uint64) (*ptl.Evidence, error) {
 	if _, err := p.cfg.Load(ctx); err != nil {
 		return nil, err
 	}
@@ -304,13 +300,24 @@ func (p *Provenance) ViolationEvidence(ctx chaincode.TransactionContext, request
 	if sb.Tx.TxID != stub.GetTxID() {
 		return nil, ccerr.Forbidden("side", "side-block %d of request %s is evidence only within the transaction that appended it", side, requestID)
 	}
-	if sb.ActionCounter == 0 {
-		return nil, ccerr.Conflict("side", "side-block %d of request %s records no violation", side, requestID)
-	}
-	return &ptl.Evidence{
+	ev := &ptl.Evidence{
 		RequestID: requestID, Side: side, SideID: sb.ID, TxID: sb.Tx.TxID, Owner: parent.Tx.OID,
-		UserKey: parent.Tx.RID, RecordIDs: parent.Tx.RecordIDs, Actions: sb.Tx.VLN, At: sb.Tx.TSV,
-	}, nil
+		User: parent.Tx.Requestor, UserKey: parent.Tx.RID, RecordIDs: parent.Tx.RecordIDs, At: sb.Tx.TSV,
+	}
+	switch sb.Tx.Kind {
+	case KindReport:
+		if sb.ActionCounter == 0 {
+			return nil, ccerr.Conflict("side", "side-block %d of request %s records no violation", side, requestID)
+		}
+		ev.Kind, ev.Actions = ptl.EvidenceReport, sb.Tx.VLN
+	case KindRegrant:
+		ev.Kind, ev.Reason = ptl.EvidenceRegrant, sb.Tx.Reason
+	case KindRecall:
+		ev.Kind, ev.Reason = ptl.EvidenceRecall, sb.Tx.Reason
+	default:
+		return nil, ccerr.Conflict("side", "side-block %d of request %s records a %s, which P-TL does not act on", side, requestID, sb.Tx.Kind)
+	}
+	return ev, nil
 }
 
 // ownRequest loads a request for a decision by its owner.
@@ -346,7 +353,7 @@ func (p *Provenance) decide(stub chaincode.Stub, who *caller.Caller, parent *Par
 	if err != nil {
 		return nil, err
 	}
-	tx := SideTx{Kind: kind, TSV: now, OID: parent.Tx.OID, RID: st.Requestor, Reason: reason, Nsig: sig}
+	tx := SideTx{Kind: kind, TSV: now, OID: parent.Tx.OID, Requestor: st.Requestor, Reason: reason, Nsig: sig}
 	if kind == KindIgnore {
 		tx.Ignored = ignored.Names()
 		st.Ignored = tx.Ignored
@@ -381,10 +388,12 @@ func (p *Provenance) SetIgnored(ctx chaincode.TransactionContext, requestID, act
 	return p.decide(ctx.GetStub(), who, parent, st, KindIgnore, mask, "", nodeSignature)
 }
 
-// Regrant records the owner's decision to re-grant a revoked requestor's
-// access: it lifts the record-scope P-TL blocks of the request's records
-// (owner-wide blocks set by monitoring stay: lift them with ptl Regrant
-// "*") and appends a "regrant" side-block.
+// Regrant records the owner's decision to re-grant a revoked or recalled
+// requestor's access after this request: it appends a "regrant" side-block
+// and lifts, through P-TL's RegrantRequest, exactly the causes this request
+// set on the requestor's blocks — its forbidden actions and its recall.
+// Blocks from other requests, from monitoring and the owner's own P-TL
+// recalls stay (the owner lifts those with ptl Regrant).
 func (p *Provenance) Regrant(ctx chaincode.TransactionContext, requestID, reason, nodeSignature string) (*SideBlock, error) {
 	who, parent, st, err := p.ownRequest(ctx, requestID)
 	if err != nil {
@@ -398,27 +407,17 @@ func (p *Provenance) Regrant(ctx chaincode.TransactionContext, requestID, reason
 	if err != nil {
 		return nil, err
 	}
-	for _, id := range parent.Tx.RecordIDs {
-		status, err := invoke.Call[ptl.Status](stub, ptlName, "Status", st.Requestor, id)
-		if err != nil {
-			return nil, err
-		}
-		for _, b := range status.Blocks {
-			if b.Scope == ptl.ScopeRecord {
-				if _, err := invoke.Call[ptl.Block](stub, ptlName, "Regrant", st.Requestor, id); err != nil {
-					return nil, err
-				}
-			}
-		}
+	if _, err := invoke.Call[[]ptl.Block](stub, ptlName, "RegrantRequest", requestID, fmt.Sprint(sb.Index)); err != nil {
+		return nil, err
 	}
 	st.Status = StatusRegranted
 	return sb, kv.Put(stub, objState, []string{requestID}, st)
 }
 
 // Recall records the owner's decision to recall the package (MeDShare's
-// "retrieve the data back"): the requestor is blocked for every record of the
-// request through P-TL Recall, until a re-grant, and a "recall" side-block is
-// appended.
+// "retrieve the data back"): a "recall" side-block is appended and the
+// requestor is blocked for every record of the request through P-TL's
+// RecallRequest, until the request is re-granted.
 func (p *Provenance) Recall(ctx chaincode.TransactionContext, requestID, reason, nodeSignature string) (*SideBlock, error) {
 	who, parent, st, err := p.ownRequest(ctx, requestID)
 	if err != nil {
@@ -429,10 +428,8 @@ func (p *Provenance) Recall(ctx chaincode.TransactionContext, requestID, reason,
 	if err != nil {
 		return nil, err
 	}
-	for _, id := range parent.Tx.RecordIDs {
-		if _, err := invoke.Call[ptl.Block](stub, ptlName, "Recall", st.Requestor, id, reason); err != nil {
-			return nil, err
-		}
+	if _, err := invoke.Call[[]ptl.Block](stub, ptlName, "RecallRequest", requestID, fmt.Sprint(sb.Index)); err != nil {
+		return nil, err
 	}
 	st.Status = StatusRecalled
 	return sb, kv.Put(stub, objState, []string{requestID}, st)

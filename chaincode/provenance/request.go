@@ -1,7 +1,7 @@
 package provenance
 
 import (
-	"crypto/x509"
+	"encoding/base64"
 	"fmt"
 	"time"
 
@@ -18,10 +18,11 @@ import (
 	"github.com/medshare/medshare/network/chaincode"
 )
 
-// Domains of the digests clients sign.
+// Domains of the digests clients sign. Version 2 of the request and form
+// digests: the requestor signs its user id and the report key it generated.
 const (
-	RequestDomain  = "medshare/provenance/request/v1"
-	FormDomain     = "medshare/provenance/form/v1"
+	RequestDomain  = "medshare/provenance/request/v2"
+	FormDomain     = "medshare/provenance/form/v2"
 	ReportDomain   = "medshare/provenance/report/v1"
 	DecisionDomain = "medshare/provenance/decision/v1"
 )
@@ -29,35 +30,45 @@ const (
 // RequestDigest is what the requestor signs with the key RID when asking for
 // data: SHA-256 of
 //
-//	lp("medshare/provenance/request/v1") ‖ lp(channel) ‖ lp(requestID) ‖ lp(RID)
-//	‖ u32(n) lp(recordID_1) … lp(recordID_n) ‖ lp(purpose) ‖ i64(requestTime ns)
-func RequestDigest(channel, requestID string, requestorKey []byte, recordIDs []string, purpose string, t time.Time) [32]byte {
-	return enc.New(RequestDomain).String(channel).String(requestID).Bytes(requestorKey).
-		Strings(recordIDs).String(purpose).Time(t).Sum256()
+//	lp("medshare/provenance/request/v2") ‖ lp(channel) ‖ lp(requestID) ‖ lp(RID)
+//	‖ lp(user) ‖ u32(n) lp(recordID_1) … lp(recordID_n) ‖ lp(purpose)
+//	‖ i64(requestTime ns) ‖ lp(reportKey)
+//
+// user is the requestor's user id (its enrolment's) and reportKey the PKIX
+// DER public half of the report key the requestor's client generated: only
+// the holder of its private half can sign the request's reports.
+func RequestDigest(channel, requestID string, requestorKey []byte, user string, recordIDs []string, purpose string, t time.Time, reportKey []byte) [32]byte {
+	return enc.New(RequestDomain).String(channel).String(requestID).Bytes(requestorKey).String(user).
+		Strings(recordIDs).String(purpose).Time(t).Bytes(reportKey).Sum256()
 }
 
 // FormDigest is what the processing node (the owner's gateway, the creator
 // of the Request transaction) signs as Nsig: SHA-256 of
 //
-//	lp("medshare/provenance/form/v1") ‖ lp(channel) ‖ lp(requestID) ‖ lp(RequestDigest)
+//	lp("medshare/provenance/form/v2") ‖ lp(channel) ‖ lp(requestID) ‖ lp(RequestDigest)
 //	‖ i64(TTR) ‖ i64(TTP) ‖ i64(TTS) ‖ lp(dataID) ‖ lp(packageHash[32])
-//	‖ u32(allowed mask) ‖ u32(ignored mask) ‖ lp(reportKey)
+//	‖ u32(allowed mask) ‖ u32(ignored mask)
 //
 // where a mask has bit i set for Actions[i] (read=1, write=2, delete=4,
 // duplicate=8, move=16, copy=32, decrypted=64) and allowed always includes
-// decrypted.
-func FormDigest(channel, requestID string, request [32]byte, ttr, ttp, tts time.Time, dataID string, packageHash [32]byte, allowed, ignored Mask, reportKey []byte) [32]byte {
+// decrypted. The report key is in the request digest.
+func FormDigest(channel, requestID string, request [32]byte, ttr, ttp, tts time.Time, dataID string, packageHash [32]byte, allowed, ignored Mask) [32]byte {
 	return enc.New(FormDomain).String(channel).String(requestID).Bytes(request[:]).
 		Time(ttr).Time(ttp).Time(tts).String(dataID).Bytes(packageHash[:]).
-		Uint32(uint32(allowed)).Uint32(uint32(ignored)).Bytes(reportKey).Sum256()
+		Uint32(uint32(allowed)).Uint32(uint32(ignored)).Sum256()
 }
 
 // RequestInput is the Request argument (JSON; byte fields in base64).
 type RequestInput struct {
-	// RequestID names the request; it must be new on the channel.
+	// RequestID names the request: "<requestor's user id>:<name>" (request
+	// ids are scoped to their requestor); it must be new on the channel.
 	RequestID string `json:"requestID"`
-	// RequestorKey is RID, the PKIX DER of the requestor's P-256 key.
+	// RequestorKey is RID, the PKIX DER of the requestor's P-256 key;
+	// Requestor the user id the attribute authority bound it to, and
+	// Enrolment the AA's signature over ptl.EnrolmentDigest(Requestor, RID).
 	RequestorKey []byte `json:"requestorKey"`
+	Requestor    string `json:"requestor"`
+	Enrolment    []byte `json:"enrolment"`
 	// RecordIDs are the records the request is answered from (1..16), all
 	// owned by the caller.
 	RecordIDs []string `json:"recordIDs"`
@@ -65,6 +76,9 @@ type RequestInput struct {
 	Purpose string `json:"purpose"`
 	// RequestTime is when the requestor signed (RFC 3339).
 	RequestTime string `json:"requestTime"`
+	// ReportKey is the PKIX DER public half of the report key the
+	// requestor's client generated; it becomes the usage contract's.
+	ReportKey []byte `json:"reportKey"`
 	// RequestSignature is the requestor's signature over RequestDigest.
 	RequestSignature []byte `json:"requestSignature"`
 	// Received, Processed, Sent are TTR, TTP, TTS (RFC 3339), in order.
@@ -75,10 +89,17 @@ type RequestInput struct {
 	// encrypted package (hex).
 	DataID      string `json:"dataID"`
 	PackageHash string `json:"packageHash"`
-	// Contract is the package's usage contract.
-	Contract Contract `json:"contract"`
+	// Contract is the package's usage contract as the owner sets it.
+	Contract ContractInput `json:"contract"`
 	// NodeSignature is Nsig, the caller's signature over FormDigest.
 	NodeSignature []byte `json:"nodeSignature"`
+}
+
+// ContractInput is the owner's part of a usage contract: the permitted and
+// the ignored actions. The report key is the requestor's (RequestInput).
+type ContractInput struct {
+	Allowed []string `json:"allowed"`
+	Ignored []string `json:"ignored,omitempty"`
 }
 
 // View is a parent block with its request's current state.
@@ -145,11 +166,20 @@ func (p *Provenance) parseRequest(stub chaincode.Stub, cfg *Config, now time.Tim
 	if err := setup.DecodeStrict("request", []byte(raw), in); err != nil {
 		return nil, err
 	}
-	if err := arg.ID("request.requestID", in.RequestID); err != nil {
-		return nil, err
-	}
 	rkey, err := arg.PublicKey("request.requestorKey", in.RequestorKey)
 	if err != nil {
+		return nil, err
+	}
+	if err := statekey.UserID("request.requestor", in.Requestor); err != nil {
+		return nil, err
+	}
+	if err := arg.ScopedID("request.requestID", in.RequestID, in.Requestor, "the requestor"); err != nil {
+		return nil, err
+	}
+	if err := arg.Size("request.enrolment", in.Enrolment, 8, arg.MaxSignatureLen); err != nil {
+		return nil, err
+	}
+	if _, err := arg.PublicKey("request.reportKey", in.ReportKey); err != nil {
 		return nil, err
 	}
 	if err := arg.Count("request.recordIDs", len(in.RecordIDs), 1, MaxRecords); err != nil {
@@ -211,19 +241,16 @@ func (p *Provenance) parseRequest(stub chaincode.Stub, cfg *Config, now time.Tim
 	if err := checkIgnored(cfg, "request.contract.ignored", r.ignored); err != nil {
 		return nil, err
 	}
-	if _, err := arg.PublicKey("request.contract.reportKey", in.Contract.ReportKey); err != nil {
-		return nil, err
-	}
 	if err := arg.Size("request.nodeSignature", in.NodeSignature, 8, arg.MaxSignatureLen); err != nil {
 		return nil, err
 	}
 	ch := stub.GetChannelID()
-	r.requestDigest = RequestDigest(ch, in.RequestID, in.RequestorKey, in.RecordIDs, in.Purpose, r.t)
+	r.requestDigest = RequestDigest(ch, in.RequestID, in.RequestorKey, in.Requestor, in.RecordIDs, in.Purpose, r.t, in.ReportKey)
 	if err := p.sigs.Verify(rkey, r.requestDigest, in.RequestSignature); err != nil {
 		return nil, ccerr.Invalid("request.requestSignature", "does not verify under requestorKey over the request digest")
 	}
-	r.formDigest = FormDigest(ch, in.RequestID, r.requestDigest, r.ttr, r.ttp, r.tts, in.DataID, r.pkg, r.allowed, r.ignored, in.Contract.ReportKey)
-	r.requestor = statekey.User(in.RequestorKey)
+	r.formDigest = FormDigest(ch, in.RequestID, r.requestDigest, r.ttr, r.ttp, r.tts, in.DataID, r.pkg, r.allowed, r.ignored)
+	r.requestor = in.Requestor
 	return r, nil
 }
 
@@ -245,9 +272,10 @@ func checkIgnored(cfg *Config, name string, ignored Mask) error {
 // Request records a MeDShare request and the package answering it as a new
 // parent block at the head of the requestor's thread (a JSON RequestInput).
 // The caller is the processing node, the owner's gateway: it must own every
-// record, and sign the form (Nsig); the requestor's signature must verify
-// and the requestor must not be blocked for any of the records. It returns
-// the block and state and emits ParentBlock.
+// record, and sign the form (Nsig); the requestor's signature and its
+// enrolment (through P-TL's CheckEnrolment) must verify, and the requestor
+// — the user, whatever its key — must not be blocked for any of the
+// records. It returns the block and state and emits ParentBlock.
 func (p *Provenance) Request(ctx chaincode.TransactionContext, request string) (*View, error) {
 	cfg, who, err := p.cfg.Client(ctx, "record requests")
 	if err != nil {
@@ -263,6 +291,9 @@ func (p *Provenance) Request(ctx chaincode.TransactionContext, request string) (
 		return nil, err
 	}
 	in := &r.in
+	if _, err := invoke.Call[ptl.Enrolled](stub, ptlName, "CheckEnrolment", b64(in.RequestorKey), in.Requestor, b64(in.Enrolment)); err != nil {
+		return nil, ccerr.Invalid("request.enrolment", "the attribute authority did not bind requestorKey to user %s: %v", in.Requestor, err)
+	}
 	var existing State
 	if ok, err := kv.Get(stub, objState, []string{in.RequestID}, &existing); err != nil || ok {
 		if err != nil {
@@ -286,15 +317,11 @@ func (p *Provenance) Request(ctx chaincode.TransactionContext, request string) (
 			return nil, err
 		}
 		if st.Blocked {
-			return nil, ccerr.Revoked("request.requestorKey", "requestor %s is blocked for record %s (%s by %s)", r.requestor, id, st.Blocks[0].State, st.Blocks[0].By)
+			return nil, ccerr.Revoked("request.requestor", "requestor %s is blocked for record %s (%s)", r.requestor, id, st.Blocks[0].State)
 		}
 	}
 	if err := p.sigs.Verify(who.Key, r.formDigest, in.NodeSignature); err != nil {
 		return nil, ccerr.Invalid("request.nodeSignature", "does not verify against the creator's certificate key over the form digest")
-	}
-	nodeKey, err := x509.MarshalPKIXPublicKey(who.Key)
-	if err != nil {
-		return nil, err
 	}
 	var th Thread
 	if _, err := kv.Get(stub, objThread, []string{r.requestor}, &th); err != nil {
@@ -309,12 +336,12 @@ func (p *Provenance) Request(ctx chaincode.TransactionContext, request string) (
 		Header: Header{Version: HeaderVersion, PrevHash: prev, Timestamp: r.ttr},
 		Tx: ParentTx{
 			RequestID: in.RequestID, TTR: r.ttr, TTP: r.ttp, TTS: r.tts, OID: who.ID, OwnerMSP: who.MSP,
-			RID: in.RequestorKey, Requestor: r.requestor, Dsens: cfg.Level, DRP: in.Purpose,
-			NID: who.ID, NodeKey: nodeKey, Nsig: in.NodeSignature,
+			RID: in.RequestorKey, Requestor: r.requestor, Enrolment: in.Enrolment, Dsens: cfg.Level, DRP: in.Purpose,
+			NID: who.ID, NodeCert: who.Cert, Nsig: in.NodeSignature,
 			RecordIDs: in.RecordIDs, DataID: in.DataID, PackageHash: in.PackageHash,
 			RequestTime: r.t, RequestSignature: in.RequestSignature, TxID: stub.GetTxID(),
 		},
-		Contract: Contract{Allowed: r.allowed.Names(), Ignored: r.ignored.Names(), ReportKey: in.Contract.ReportKey},
+		Contract: Contract{Allowed: r.allowed.Names(), Ignored: r.ignored.Names(), ReportKey: in.ReportKey},
 		Locktime: now,
 	}
 	if err := b.Seal(); err != nil {
@@ -340,3 +367,5 @@ func (p *Provenance) Request(ctx chaincode.TransactionContext, request string) (
 	}
 	return &View{Block: *b, State: st}, kv.Emit(stub, EventParentBlock, &sum)
 }
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

@@ -1,6 +1,7 @@
 package provenance
 
 import (
+	"crypto/ecdsa"
 	"fmt"
 	"slices"
 	"strconv"
@@ -10,8 +11,9 @@ import (
 	"github.com/medshare/medshare/chaincode/ccerr"
 	"github.com/medshare/medshare/chaincode/internal/arg"
 	"github.com/medshare/medshare/chaincode/internal/chainhash"
+	"github.com/medshare/medshare/chaincode/internal/invoke"
 	"github.com/medshare/medshare/chaincode/internal/kv"
-	"github.com/medshare/medshare/chaincode/internal/statekey"
+	"github.com/medshare/medshare/chaincode/ptl"
 	"github.com/medshare/medshare/network/chaincode"
 )
 
@@ -19,7 +21,7 @@ import (
 type Verification struct {
 	// OK is true when every block checked is intact.
 	OK bool `json:"ok"`
-	// Requestor is the thread's requestor key-hash.
+	// Requestor is the thread's requestor (a user id).
 	Requestor string `json:"requestor"`
 	// Checked counts the blocks checked (parents and side-blocks).
 	Checked int `json:"checked"`
@@ -41,8 +43,9 @@ type Break struct {
 	// Block names the block in words.
 	Block string `json:"block"`
 	// Link is what does not hold: missing, format, id, height, requestor,
-	// merkleRoot, hash, size, prevHash, requestSignature, nodeSignature,
-	// reportSignature, seq, vln, actionCounter, tx, kind, state or thread.
+	// merkleRoot, hash, size, prevHash, requestSignature, enrolment,
+	// nodeSignature, reportSignature, seq, vln, actionCounter, tx, kind,
+	// state or thread.
 	Link string `json:"link"`
 	// Detail says how.
 	Detail string `json:"detail"`
@@ -56,6 +59,31 @@ type walker struct {
 	requestor string
 	limit     int
 	res       *Verification
+	members   chaincode.Members // nil when the ledger does not provide them
+}
+
+func newWalker(p *Provenance, stub chaincode.Stub, requestor string, limit int) *walker {
+	m, _ := chaincode.ChannelMembers(stub)
+	return &walker{p: p, stub: stub, channel: stub.GetChannelID(), requestor: requestor, limit: limit,
+		res: &Verification{Requestor: requestor}, members: m}
+}
+
+// nodeKey validates the certificate a block records for its node against
+// the channel's MSP of organisation msp, at the block's time, checks that it
+// names the block's node nid, and returns the key Nsig must verify under,
+// or why it cannot be trusted.
+func (w *walker) nodeKey(msp string, cert []byte, nid string, at time.Time) (*ecdsa.PublicKey, string) {
+	if w.members == nil {
+		return nil, "the channel's membership is not available to check the node's certificate"
+	}
+	id, err := w.members.Validate(msp, cert, at)
+	if err != nil {
+		return nil, fmt.Sprintf("the node's certificate is not a valid certificate of organisation %s at the block's time", msp)
+	}
+	if id.ID() != nid {
+		return nil, fmt.Sprintf("the node's certificate names %s, not the block's node %s", id.ID(), nid)
+	}
+	return id.PublicKey(), ""
 }
 
 func (w *walker) fail(h uint64, requestID string, side uint64, sideID, link, format string, a ...any) {
@@ -161,7 +189,7 @@ func (w *walker) checkParent(h uint64, b *ParentBlock, hash, prev string) bool {
 		w.fail(h, id, 0, "", "height", "the block says height %d", b.Height)
 	case b.ID != b.Tx.RequestID:
 		w.fail(h, id, 0, "", "id", "the block id %s differs from its request id %s", b.ID, b.Tx.RequestID)
-	case b.Tx.Requestor != w.requestor || statekey.User(b.Tx.RID) != w.requestor:
+	case b.Tx.Requestor != w.requestor:
 		w.fail(h, id, 0, "", "requestor", "the block's requestor is not the thread's %s", w.requestor)
 	case b.Header.MerkleRoot != b.ComputeMerkleRoot():
 		w.fail(h, id, 0, "", "merkleRoot", "the header's Merkle root %s does not match the block's transactions, which give %s", b.Header.MerkleRoot, b.ComputeMerkleRoot())
@@ -181,19 +209,27 @@ func (w *walker) checkParent(h uint64, b *ParentBlock, hash, prev string) bool {
 
 func (w *walker) checkParentSignatures(h uint64, b *ParentBlock) bool {
 	t := &b.Tx
+	request := RequestDigest(w.channel, t.RequestID, t.RID, t.Requestor, t.RecordIDs, t.DRP, t.RequestTime, b.Contract.ReportKey)
 	rkey, err := arg.PublicKey("rid", t.RID)
-	if err != nil || w.p.sigs.Verify(rkey, RequestDigest(w.channel, t.RequestID, t.RID, t.RecordIDs, t.DRP, t.RequestTime), t.RequestSignature) != nil {
+	if err != nil || w.p.sigs.Verify(rkey, request, t.RequestSignature) != nil {
 		w.fail(h, b.ID, 0, "", "requestSignature", "the requestor's signature does not verify over the recorded request")
 		return false
 	}
-	pkg, err := decodeHash(t.PackageHash)
-	nkey, kerr := arg.PublicKey("nodeKey", t.NodeKey)
-	if err != nil || kerr != nil {
-		w.fail(h, b.ID, 0, "", "nodeSignature", "the package hash or node key does not decode")
+	if _, err := invoke.Call[ptl.Enrolled](w.stub, ptlName, "CheckEnrolment", b64(t.RID), t.Requestor, b64(t.Enrolment)); err != nil {
+		w.fail(h, b.ID, 0, "", "enrolment", "the attribute authority's enrolment does not bind the requestor's key to user %s", t.Requestor)
 		return false
 	}
-	form := FormDigest(w.channel, t.RequestID, RequestDigest(w.channel, t.RequestID, t.RID, t.RecordIDs, t.DRP, t.RequestTime),
-		t.TTR, t.TTP, t.TTS, t.DataID, pkg, MaskOf(b.Contract.Allowed), MaskOf(b.Contract.Ignored), b.Contract.ReportKey)
+	pkg, err := decodeHash(t.PackageHash)
+	if err != nil {
+		w.fail(h, b.ID, 0, "", "nodeSignature", "the package hash does not decode")
+		return false
+	}
+	nkey, bad := w.nodeKey(t.OwnerMSP, t.NodeCert, t.NID, b.Locktime)
+	if bad != "" {
+		w.fail(h, b.ID, 0, "", "nodeSignature", "%s", bad)
+		return false
+	}
+	form := FormDigest(w.channel, t.RequestID, request, t.TTR, t.TTP, t.TTS, t.DataID, pkg, MaskOf(b.Contract.Allowed), MaskOf(b.Contract.Ignored))
 	if w.p.sigs.Verify(nkey, form, t.Nsig) != nil {
 		w.fail(h, b.ID, 0, "", "nodeSignature", "the processing node's signature (Nsig) does not verify over the recorded form")
 		return false
@@ -318,15 +354,15 @@ func (w *walker) checkSide(h uint64, b *ParentBlock, k uint64, sb *SideBlock, ha
 		return fail("prevHash", "the header's previous hash %s is not the hash %s of the block before it", sb.Header.PrevHash, s.prev)
 	case sb.ActionCounter != len(sb.Tx.VLN):
 		return fail("actionCounter", "the block counts %d violations but lists %d", sb.ActionCounter, len(sb.Tx.VLN))
-	case sb.Tx.OID != b.Tx.OID || sb.Tx.RID != w.requestor:
+	case sb.Tx.OID != b.Tx.OID || sb.Tx.Requestor != w.requestor:
 		return fail("tx", "the block's owner or requestor differs from its parent's")
 	}
 	if _, size, _ := sb.digest(); size != sb.Size {
 		return fail("size", "the block records size %d but encodes to %d bytes", sb.Size, size)
 	}
-	nkey, err := arg.PublicKey("nodeKey", sb.Tx.NodeKey)
-	if err != nil {
-		return fail("nodeSignature", "the node key does not decode")
+	nkey, bad := w.nodeKey(sb.Tx.NodeMSP, sb.Tx.NodeCert, sb.Tx.NID, sb.Locktime)
+	if bad != "" {
+		return fail("nodeSignature", "%s", bad)
 	}
 	var digest [32]byte
 	switch sb.Tx.Kind {
@@ -385,16 +421,16 @@ func parseCursor(c string) (uint64, uint64, error) {
 // and signatures (requestor, Nsig); every side-block's id, Merkle root over
 // the side-blocks so far, hash, link to the block before it, violations
 // against the usage contract and signatures (report key, Nsig); each
-// request's state and the thread's head. It reports the first broken link,
-// or a cursor to continue. Only admins and auditors may walk threads.
+// request's state and the thread's head. Signatures are checked with the
+// keys of the requestor's enrolment and of the nodes' certificates as the
+// channel's MSPs validate them. It reports the first broken link, or a
+// cursor to continue. The requestor (a user id) and the configured auditors
+// may walk a thread.
 func (p *Provenance) VerifyThread(ctx chaincode.TransactionContext, requestor, cursor string, limit int32) (*Verification, error) {
-	if err := p.auditor(ctx, "verify a requestor's thread"); err != nil {
+	if _, err := p.threadReader(ctx, requestor, "verify a requestor's thread"); err != nil {
 		return nil, err
 	}
-	rh, _, err := statekey.UserRef("requestor", requestor)
-	if err != nil {
-		return nil, err
-	}
+	rh := requestor
 	h, s, err := parseCursor(cursor)
 	if err != nil {
 		return nil, err
@@ -402,18 +438,18 @@ func (p *Provenance) VerifyThread(ctx chaincode.TransactionContext, requestor, c
 	if limit < 1 || limit > MaxVerifyBlocks {
 		return nil, ccerr.Invalid("limit", "must be 1..%d, got %d", MaxVerifyBlocks, limit)
 	}
-	w := &walker{p: p, stub: ctx.GetStub(), channel: ctx.GetStub().GetChannelID(), requestor: rh, limit: int(limit), res: &Verification{Requestor: rh}}
+	w := newWalker(p, ctx.GetStub(), rh, int(limit))
 	return w.res, w.walk(h, s, false)
 }
 
 // VerifyRequest re-walks one request: its parent block (with its link to the
-// previous parent in the thread) and all of its side-blocks. Its owner,
-// admins and auditors may verify it.
+// previous parent in the thread) and all of its side-blocks. Its owner, its
+// requestor and the configured auditors may verify it.
 func (p *Provenance) VerifyRequest(ctx chaincode.TransactionContext, requestID string) (*Verification, error) {
 	_, st, err := p.readable(ctx, requestID)
 	if err != nil {
 		return nil, err
 	}
-	w := &walker{p: p, stub: ctx.GetStub(), channel: ctx.GetStub().GetChannelID(), requestor: st.Requestor, limit: MaxSideBlocks + 1, res: &Verification{Requestor: st.Requestor}}
+	w := newWalker(p, ctx.GetStub(), st.Requestor, MaxSideBlocks+1)
 	return w.res, w.walk(st.Height, 0, true)
 }

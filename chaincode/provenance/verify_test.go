@@ -10,6 +10,7 @@ import (
 	"github.com/medshare/medshare/chaincode/internal/cctest"
 	"github.com/medshare/medshare/chaincode/provenance"
 	"github.com/medshare/medshare/network/chaincode"
+	"github.com/medshare/medshare/network/identity"
 	"github.com/medshare/medshare/network/state"
 )
 
@@ -19,7 +20,7 @@ import (
 func thread(t *testing.T) (*fixture, []provenance.RequestInput) {
 	f := newFixture(t, "high")
 	var ins []provenance.RequestInput
-	for _, id := range []string{"req-1", "req-2", "req-3"} {
+	for _, id := range []string{req1, req2, req3} {
 		in := f.request(f.requestor, f.H1, id, []string{"read"}, nil, nil)
 		f.Request(in)
 		ins = append(ins, in)
@@ -27,7 +28,7 @@ func thread(t *testing.T) (*fixture, []provenance.RequestInput) {
 	}
 	f.Report(f.H1, f.report(f.H1, ins[0], 1, "decrypted", "read"))
 	f.Report(f.H1, f.report(f.H1, ins[0], 2, "copy"))
-	f.Must(f.H1, provenance.Name, "Regrant", "req-1", "first warning", f.decision("req-1", provenance.KindRegrant, nil, "first warning"))
+	f.Must(f.H1, provenance.Name, "Regrant", req1, "first warning", f.decision(req1, provenance.KindRegrant, nil, "first warning"))
 	f.Report(f.H2, f.report(f.H2, ins[1], 1, "read"))
 	return f, ins
 }
@@ -96,7 +97,7 @@ func reseal(t *testing.T, f *fixture, requestID string, sb *provenance.SideBlock
 
 func TestVerifyNamesTheBrokenLink(t *testing.T) {
 	f, _ := thread(t)
-	r := f.requestor.Hash()
+	r := f.requestor.ID()
 	pb := func(h uint64) string { return key(t, "pb", r, seq(h)) }
 	sb := func(req string, i uint64) string { return key(t, "sb", req, seq(i)) }
 	forger := f.H2
@@ -110,13 +111,13 @@ func TestVerifyNamesTheBrokenLink(t *testing.T) {
 	}{
 		{"parent transaction edited", func() func() {
 			return edit(t, f, pb(2), func(b *provenance.ParentBlock) { b.Tx.DRP = "marketing" })
-		}, 2, 0, "merkleRoot", "parent block 2 (request req-2)"},
+		}, 2, 0, "merkleRoot", "parent block 2 (request " + req2 + ")"},
 		{"parent re-rooted", func() func() {
 			return edit(t, f, pb(2), func(b *provenance.ParentBlock) {
 				b.Tx.DRP = "marketing"
 				b.Header.MerkleRoot = b.ComputeMerkleRoot()
 			})
-		}, 2, 0, "hash", "parent block 2 (request req-2)"},
+		}, 2, 0, "hash", "parent block 2 (request " + req2 + ")"},
 		{"parent re-sealed", func() func() {
 			return edit(t, f, pb(2), func(b *provenance.ParentBlock) {
 				b.Tx.DRP = "marketing"
@@ -124,20 +125,20 @@ func TestVerifyNamesTheBrokenLink(t *testing.T) {
 					t.Fatal(err)
 				}
 			})
-		}, 2, 0, "requestSignature", "parent block 2 (request req-2)"},
+		}, 2, 0, "requestSignature", "parent block 2 (request " + req2 + ")"},
 		{"parent forged by another node", func() func() {
 			return edit(t, f, pb(2), func(b *provenance.ParentBlock) {
 				b.Tx.TTP = b.Tx.TTP.Add(time.Millisecond)
-				rd := provenance.RequestDigest(f.Channel, b.ID, b.Tx.RID, b.Tx.RecordIDs, b.Tx.DRP, b.Tx.RequestTime)
+				rd := provenance.RequestDigest(f.Channel, b.ID, b.Tx.RID, b.Tx.Requestor, b.Tx.RecordIDs, b.Tx.DRP, b.Tx.RequestTime, b.Contract.ReportKey)
 				fd := provenance.FormDigest(f.Channel, b.ID, rd, b.Tx.TTR, b.Tx.TTP, b.Tx.TTS, b.Tx.DataID, hash32(b.Tx.PackageHash),
-					provenance.MaskOf(b.Contract.Allowed), provenance.MaskOf(b.Contract.Ignored), b.Contract.ReportKey)
+					provenance.MaskOf(b.Contract.Allowed), provenance.MaskOf(b.Contract.Ignored))
 				b.Tx.Nsig, b.Tx.NID = cctest.SignBy(t, forger, fd), forger.ID()
-				b.Tx.NodeKey = cctest.DER(t, forger)
+				b.Tx.NodeCert = forger.Bytes()
 				if err := b.Seal(); err != nil {
 					t.Fatal(err)
 				}
 			})
-		}, 2, 0, "state", "parent block 2 (request req-2)"},
+		}, 2, 0, "nodeSignature", "parent block 2 (request " + req2 + ")"},
 		{"parent re-linked", func() func() {
 			return edit(t, f, pb(3), func(b *provenance.ParentBlock) {
 				b.Header.PrevHash = b.Hash
@@ -145,45 +146,45 @@ func TestVerifyNamesTheBrokenLink(t *testing.T) {
 					t.Fatal(err)
 				}
 			})
-		}, 3, 0, "prevHash", "parent block 3 (request req-3)"},
+		}, 3, 0, "prevHash", "parent block 3 (request " + req3 + ")"},
 		{"side-block transaction edited", func() func() {
-			return edit(t, f, sb("req-1", 2), func(b *provenance.SideBlock) { b.Tx.Actions[0].Status = provenance.StatusPermitted })
-		}, 1, 2, "merkleRoot", "side-block 2 (" + sideID(t, f, "req-1", 2) + ") of parent block 1 (request req-1)"},
+			return edit(t, f, sb(req1, 2), func(b *provenance.SideBlock) { b.Tx.Actions[0].Status = provenance.StatusPermitted })
+		}, 1, 2, "merkleRoot", "side-block 2 (" + sideID(t, f, req1, 2) + ") of parent block 1 (request " + req1 + ")"},
 		{"violation erased and re-sealed", func() func() {
-			return edit(t, f, sb("req-1", 2), func(b *provenance.SideBlock) {
+			return edit(t, f, sb(req1, 2), func(b *provenance.SideBlock) {
 				b.Tx.Actions[0].Status, b.Tx.VLN, b.ActionCounter = provenance.StatusPermitted, []string{}, 0
-				reseal(t, f, "req-1", b)
+				reseal(t, f, req1, b)
 			})
-		}, 1, 2, "vln", "side-block 2 (" + sideID(t, f, "req-1", 2) + ") of parent block 1 (request req-1)"},
+		}, 1, 2, "vln", "side-block 2 (" + sideID(t, f, req1, 2) + ") of parent block 1 (request " + req1 + ")"},
 		{"report rewritten and re-sealed", func() func() {
-			return edit(t, f, sb("req-2", 1), func(b *provenance.SideBlock) {
+			return edit(t, f, sb(req2, 1), func(b *provenance.SideBlock) {
 				b.Tx.Actions[0].At = b.Tx.Actions[0].At.Add(time.Hour)
-				reseal(t, f, "req-2", b)
+				reseal(t, f, req2, b)
 			})
-		}, 2, 1, "reportSignature", "side-block 1 (" + sideID(t, f, "req-2", 1) + ") of parent block 2 (request req-2)"},
+		}, 2, 1, "reportSignature", "side-block 1 (" + sideID(t, f, req2, 1) + ") of parent block 2 (request " + req2 + ")"},
 		{"decision rewritten and re-sealed", func() func() {
-			return edit(t, f, sb("req-1", 3), func(b *provenance.SideBlock) {
+			return edit(t, f, sb(req1, 3), func(b *provenance.SideBlock) {
 				b.Tx.Reason = "no warning"
-				reseal(t, f, "req-1", b)
+				reseal(t, f, req1, b)
 			})
-		}, 1, 3, "nodeSignature", "side-block 3 (" + sideID(t, f, "req-1", 3) + ") of parent block 1 (request req-1)"},
+		}, 1, 3, "nodeSignature", "side-block 3 (" + sideID(t, f, req1, 3) + ") of parent block 1 (request " + req1 + ")"},
 		{"side-block removed", func() func() {
-			k := sb("req-1", 3)
+			k := sb(req1, 3)
 			orig, _ := f.L.Store().Get(provenance.Name, k)
 			f.L.Store().Commit("tamper", f.L.Now(), []state.Write{{Namespace: provenance.Name, Key: k, Delete: true}})
 			return func() { f.L.Store().Set(provenance.Name, k, orig) }
-		}, 1, 3, "missing", "side-block 3 (" + sideID(t, f, "req-1", 3) + ") of parent block 1 (request req-1)"},
+		}, 1, 3, "missing", "side-block 3 (" + sideID(t, f, req1, 3) + ") of parent block 1 (request " + req1 + ")"},
 		{"side-block added", func() func() {
-			k := sb("req-2", 2)
-			b, _ := f.L.Store().Get(provenance.Name, sb("req-2", 1))
+			k := sb(req2, 2)
+			b, _ := f.L.Store().Get(provenance.Name, sb(req2, 1))
 			f.L.Store().Set(provenance.Name, k, b)
 			return func() {
 				f.L.Store().Commit("restore", f.L.Now(), []state.Write{{Namespace: provenance.Name, Key: k, Delete: true}})
 			}
-		}, 2, 0, "state", "parent block 2 (request req-2)"},
+		}, 2, 0, "state", "parent block 2 (request " + req2 + ")"},
 		{"action counter", func() func() {
-			return edit(t, f, key(t, "ps", "req-1"), func(s *provenance.State) { s.ActionCounter = 0 })
-		}, 1, 0, "actionCounter", "parent block 1 (request req-1)"},
+			return edit(t, f, key(t, "ps", req1), func(s *provenance.State) { s.ActionCounter = 0 })
+		}, 1, 0, "actionCounter", "parent block 1 (request " + req1 + ")"},
 		{"thread head", func() func() {
 			return edit(t, f, key(t, "thread", r), func(th *provenance.Thread) { th.Hash = otherLastDigit(th.Hash) })
 		}, 3, 0, "thread", "parent block 3"},
@@ -220,7 +221,7 @@ func sideID(t *testing.T, f *fixture, requestID string, i uint64) string {
 
 func TestVerifyPagesWithACursor(t *testing.T) {
 	f, _ := thread(t)
-	r := f.requestor.Hash()
+	r := f.requestor.ID()
 	cursor, total, calls := "", 0, 0
 	for {
 		v := cctest.Decode[provenance.Verification](t, f.Query(f.Auditor, provenance.Name, "VerifyThread", r, cursor, "2"))
@@ -244,13 +245,12 @@ func TestVerifyPagesWithACursor(t *testing.T) {
 		{"auditor", "x", "10", `cursor: must be "" or the "height:side" a previous verification returned`},
 		{"auditor", "9:0", "10", "cursor: height 9 is beyond the thread's head at 3"},
 		{"auditor", "", "0", "limit: must be 1..1000, got 0"},
-		{"h1", "", "10", "caller: only an admin or an auditor (medshare.auditor=true) may verify a requestor's thread"},
+		{"h1", "", "10", "caller: only the user it concerns or an auditor the channel's configuration names may verify a requestor's thread"},
+		{"admin", "", "10", "caller: only the user it concerns or an auditor the channel's configuration names may verify a requestor's thread"},
+		{"requestor", "9:0", "10", "cursor: height 9 is beyond the thread's head at 3"}, // the requestor may walk its own thread
 	}
 	for _, tt := range tests {
-		who := f.Auditor
-		if tt.who == "h1" {
-			who = f.H1
-		}
+		who := map[string]*identity.Signer{"auditor": f.Auditor, "h1": f.H1, "admin": f.Admin2, "requestor": f.requestor.Identity}[tt.who]
 		_, err := f.L.Evaluate(who, provenance.Name, "VerifyThread", r, tt.cursor, tt.limit)
 		cctest.WantErr(t, err, tt.want, nil)
 	}

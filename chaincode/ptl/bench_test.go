@@ -16,9 +16,9 @@ func BenchmarkAccess(b *testing.B) {
 	s := cctest.NewSide(b, "high")
 	cfg := s.PTLConfig()
 	cfg.Monitor.RateLimit = 0
-	s.Must(s.Admin, ptl.Name, "Init", cctest.JSON(b, cfg))
-	rec := s.Store(s.H1, "rec-1")
-	s.SetPolicy(s.H1, "rec-1", s.Policy(doctor...))
+	s.MustConfigure(ptl.Name, cfg)
+	rec := s.Store(s.H1, rec1)
+	s.SetPolicy(s.H1, rec1, s.Policy(doctor...))
 	user := s.NewUser(append(doctor, "trust>=1", "trust>=2", "trust>=3")...)
 	const batch = 256
 	args := make([][]string, 0, batch)

@@ -199,6 +199,18 @@ func (c *PTL) compile(in *PolicyInput) (*compiled, error) {
 	return p, nil
 }
 
+// period describes why t lies outside the policy's validity period, or is
+// "" when it lies inside.
+func (p *compiled) period(t time.Time) string {
+	if t.Before(p.notBefore) {
+		return "the policy is valid from " + p.notBefore.Format(time.RFC3339)
+	}
+	if !t.Before(p.notAfter) {
+		return "the policy expired at " + p.notAfter.Format(time.RFC3339)
+	}
+	return ""
+}
+
 // inWindow reports whether t falls in one of the windows. With no windows
 // every time does.
 func (p *compiled) inWindow(t time.Time) bool {

@@ -6,9 +6,11 @@
 //   - PVC, the policy validity check: each record has a policy (SetPolicy)
 //     with a validity period, optional access windows (days and hours in a
 //     stated IANA time zone) and a maximum proof age. An access proof must
-//     be fresh, carry an unused nonce, be signed by the data user's key, and
-//     disclose attribute-authority-certified tags that satisfy the record's
-//     hidden policy.
+//     be fresh, carry an unused nonce, be signed by the data user's key,
+//     carry the attribute authority's enrolment binding that key to the
+//     user's enrolled identity (its user id), name the policy version it was
+//     made for, and disclose attribute-authority-certified tags that satisfy
+//     the record's hidden policy.
 //   - Real-time monitoring: every attempt is logged (APR = T ‖ BPK_DU ‖ u ‖ m,
 //     with m kept as its hash), every failure is a violation (VIPR = T ‖
 //     BPK_DU ‖ u) with its reason, and a configurable number of violations
@@ -16,6 +18,15 @@
 //     the owner's records. The owner lists violations and blocks, re-grants or
 //     recalls; the provenance chaincode revokes through RevokeForViolation in
 //     the same transaction as a forbidden-action report.
+//
+// Users are their enrolled identities, not their keys: every block, nonce,
+// rate count and violation is keyed by the user id the attribute authority
+// bound the proof's key to, so a revoked user is refused whatever key it
+// presents. A violation counts toward a block only when the user's own
+// signed proof shows it (Violation.Blame): replays, late or early
+// submissions, attempts made before a block or under an older policy version
+// are refused and blamed on the submitter, so an owner cannot get a user
+// blocked.
 //
 // A granted access records Tx_acc = (A, BPK_DU, u, T_stemp, sign_DO) and
 // returns u and H(m); the owner's gateway, which holds m, hands it to the
@@ -51,6 +62,7 @@ import (
 	"github.com/medshare/medshare/abe/tag"
 	"github.com/medshare/medshare/chaincode/ccerr"
 	"github.com/medshare/medshare/chaincode/internal/arg"
+	"github.com/medshare/medshare/chaincode/internal/caller"
 	"github.com/medshare/medshare/chaincode/internal/jsoncache"
 	"github.com/medshare/medshare/chaincode/internal/setup"
 	"github.com/medshare/medshare/chaincode/internal/sigcheck"
@@ -74,7 +86,8 @@ type Config struct {
 	// Level is the channel's sensitivity level: high, medium or low.
 	Level string `json:"level"`
 	// AAPublicKey is the attribute authority's credential key: base64 of
-	// its PKIX DER ECDSA P-256 public key.
+	// its PKIX DER ECDSA P-256 public key. It signs users' credentials and
+	// enrolments.
 	AAPublicKey string `json:"aaPublicKey"`
 	// MinEpoch refuses credentials issued before this AA epoch [0].
 	MinEpoch uint64 `json:"minEpoch"`
@@ -85,6 +98,9 @@ type Config struct {
 	MaxClockSkew string `json:"maxClockSkew"`
 	// Monitor configures real-time monitoring.
 	Monitor Monitor `json:"monitor"`
+	// Auditors are the identities (unique names) that may read every
+	// owner's logs, violations and blocks, and every user's log.
+	Auditors caller.Auditors `json:"auditors,omitempty"`
 
 	aaKey        *ecdsa.PublicKey
 	maxProofAge  time.Duration
@@ -160,7 +176,7 @@ func checkConfig(c *Config) error {
 	if c.ratePeriod, err = arg.Duration("config.monitor.ratePeriod", m.RatePeriod, time.Second, 24*time.Hour); err != nil {
 		return err
 	}
-	return nil
+	return c.Auditors.Check("config.auditors")
 }
 
 func updateConfig(old, c *Config) error {
@@ -220,9 +236,12 @@ func New() (*chaincode.Chaincode, error) {
 }
 
 // Init sets the channel's configuration, a JSON Config such as
-// {"level":"high","aaPublicKey":"MFkw…"}. Only a channel admin may call it,
-// first in the deploy transaction; later calls update the configuration
-// (the level is fixed).
+// {"level":"high","aaPublicKey":"MFkw…"}. It runs only as the init call of a
+// chaincode definition a majority of the channel's organisations approved
+// (package setup): in the deploy transaction, and in later definitions that
+// change the configuration (the level is fixed). No organisation alone can
+// replace the attribute authority's key, lower minEpoch or loosen
+// monitoring.
 func (c *PTL) Init(ctx chaincode.TransactionContext, config string) (*Config, error) {
 	return c.cfg.Init(ctx, config)
 }

@@ -54,7 +54,7 @@ func TestAccessWindows(t *testing.T) {
 			pol := f.Policy(doctor...)
 			pol.TimeZone, pol.Windows = tt.zone, tt.windows
 			f.L.SetTime(utc(tt.at))
-			f.SetPolicy(f.H1, "rec-1", pol)
+			f.SetPolicy(f.H1, rec1, pol)
 			u := f.NewUser(doctor...) // a fresh user each time: refusals count toward blocks
 			d := f.Access(f.H1, f.NewProof(u, f.rec, doctor, nil))
 			if tt.detail == "" {
@@ -72,7 +72,7 @@ func TestAccessWindows(t *testing.T) {
 
 func TestSetPolicyValidates(t *testing.T) {
 	f := newFixture(t)
-	f.Store(f.H2, "rec-h2")
+	f.Store(f.H2, recH2)
 	good := f.Policy(doctor...)
 	tests := []struct {
 		name   string
@@ -116,8 +116,8 @@ func TestSetPolicyValidates(t *testing.T) {
 			p.TimeZone, p.Windows = "UTC", slices.Repeat([]ptl.Window{{Days: []string{"mon"}, Start: "08:00", End: "09:00"}}, 17)
 		}, want: "policy.windows: must have 0..16 entries, got 17"},
 		{name: "unknown field", raw: `{"hiddenPolicy":"AA==","owner":"me"}`, want: `policy: invalid JSON: unknown field "owner"`},
-		{name: "not the owner", record: "rec-h2", want: "caller: only the owner of record rec-h2 may set its policy"},
-		{name: "no record", record: "rec-9", want: "chaincode storage: recordID: record rec-9 does not exist on side-high"},
+		{name: "not the owner", record: recH2, want: "caller: only the owner of record " + recH2 + " may set its policy"},
+		{name: "no record", record: rec9, want: "chaincode storage: recordID: record " + rec9 + " does not exist on side-high"},
 		{name: "bad record id", record: "rec 9", want: "recordID: must be 1..128 characters of [A-Za-z0-9._:-]"},
 		{name: "admin", who: "admin", want: "caller: only client identities may set policies; the creator's role is admin"},
 	}
@@ -131,7 +131,7 @@ func TestSetPolicyValidates(t *testing.T) {
 			if tt.raw != "" {
 				raw = tt.raw
 			}
-			record := "rec-1"
+			record := rec1
 			if tt.record != "" {
 				record = tt.record
 			}
@@ -143,20 +143,20 @@ func TestSetPolicyValidates(t *testing.T) {
 			cctest.WantErr(t, err, tt.want, nil)
 		})
 	}
-	pol := cctest.Decode[ptl.Policy](t, f.Query(f.H2, ptl.Name, "GetPolicy", "rec-1"))
+	pol := cctest.Decode[ptl.Policy](t, f.Query(f.H2, ptl.Name, "GetPolicy", rec1))
 	if pol.Version != 1 || pol.Owner != f.H1.ID() {
 		t.Errorf("policy = v%d by %s", pol.Version, pol.Owner)
 	}
-	f.SetPolicy(f.H1, "rec-1", good)
-	if pol := cctest.Decode[ptl.Policy](t, f.Query(f.H2, ptl.Name, "GetPolicy", "rec-1")); pol.Version != 2 {
+	f.SetPolicy(f.H1, rec1, good)
+	if pol := cctest.Decode[ptl.Policy](t, f.Query(f.H2, ptl.Name, "GetPolicy", rec1)); pol.Version != 2 {
 		t.Errorf("policy version after an update = %d", pol.Version)
 	}
 }
 
 func TestAccessRejectsBadArguments(t *testing.T) {
 	f := newFixture(t)
-	f.Store(f.H1, "rec-2") // no policy
-	f.Store(f.H2, "rec-h2")
+	f.Store(f.H1, rec2) // no policy
+	f.Store(f.H2, recH2)
 	now := f.L.Now()
 	p := f.proof(nil)
 	args := func(edit func(p *ptl.Proof)) []string {
@@ -177,22 +177,25 @@ func TestAccessRejectsBadArguments(t *testing.T) {
 		want string
 	}{
 		{"truncated JSON", "", with(0, "{"), "proof: invalid JSON: unexpected EOF"},
-		{"unknown field", "", with(0, `{"recordID":"rec-1","x":1}`), `proof: invalid JSON: unknown field "x"`},
+		{"unknown field", "", with(0, `{"recordID":"`+rec1+`","x":1}`), `proof: invalid JSON: unknown field "x"`},
 		{"record id", "", args(func(p *ptl.Proof) { p.RecordID = "" }), "proof.recordID: must be 1..128 characters of [A-Za-z0-9._:-]"},
 		{"time", "", with(0, strings.Replace(good[0], now.Format(time.RFC3339Nano), "noon", 1)), "proof.time: must be an RFC 3339 time between 1970 and 2200, such as 2026-01-02T15:04:05Z"},
+		{"policy version", "", args(func(p *ptl.Proof) { p.PolicyVersion = 0 }), "proof.policyVersion: must be the version of the record's policy the proof was made for (at least 1)"},
 		{"key", "", args(func(p *ptl.Proof) { p.Key = []byte("not a key") }), "proof.key: must be the PKIX DER encoding of an ECDSA P-256 public key"},
+		{"user", "", args(func(p *ptl.Proof) { p.User = cctest.B64(p.Key) }), "proof.user: must be a user id: the identity hash of the user's enrolled identity, 32 lowercase hexadecimal characters"},
+		{"no enrolment", "", args(func(p *ptl.Proof) { p.Enrolment = nil }), "proof.enrolment: must be 8..72 bytes, got 0"},
 		{"address", "", args(func(p *ptl.Proof) { p.Address = "ipfs://x" }), "proof.address: " + cid},
-		{"other address", "", args(func(p *ptl.Proof) { p.Address = cctest.CID("elsewhere") }), "proof.address: is not the current address of record rec-1 (version 1)"},
+		{"other address", "", args(func(p *ptl.Proof) { p.Address = cctest.CID("elsewhere") }), "proof.address: is not the current address of record " + rec1 + " (version 1)"},
 		{"nonce", "", args(func(p *ptl.Proof) { p.Nonce = []byte{1, 2, 3} }), "proof.nonce: must be 16..64 bytes, got 3"},
 		{"disclosure", "", args(func(p *ptl.Proof) { p.Disclosure = nil }), fmt.Sprintf("proof.disclosure: must be 1..%d bytes, got 0", credential.MaxDisclosureLen)},
 		{"no signature", "", with(0, strings.Replace(good[0], `"signature":"`+cctest.B64(p.Signature)+`"`, `"signature":""`, 1)), "proof.signature: must be 8..72 bytes, got 0"},
 		{"stamp", "", with(1, "now"), "stamp: must be an RFC 3339 time between 1970 and 2200, such as 2026-01-02T15:04:05Z"},
 		{"stamp skew", "", with(1, now.Add(time.Minute).Format(time.RFC3339)), "stamp: must be within 30s of the transaction time 2026-01-01T00:00:00Z, got 2026-01-01T00:01:00Z"},
 		{"a third argument (sign_DO is the transaction signature)", "", append(slices.Clone(good), "c2lnbg=="), "Incorrect number of params. Expected 2, received 3"},
-		{"another hospital", "h2", f.AccessArgs(p), "caller: only the owner of record rec-1 may submit access transactions for it"},
+		{"another hospital", "h2", f.AccessArgs(p), "caller: only the owner of record " + rec1 + " may submit access transactions for it"},
 		{"admin", "admin", f.AccessArgs(p), "caller: only client identities may submit access transactions; the creator's role is admin"},
-		{"no record", "", args(func(p *ptl.Proof) { p.RecordID = "rec-9" }), "chaincode storage: recordID: record rec-9 does not exist on side-high"},
-		{"no policy", "", f.AccessArgs(f.NewProof(f.user, cctest.Decode[storage.Record](t, f.Query(f.H1, storage.Name, "GetRecord", "rec-2")), doctor, nil)), "recordID: record rec-2 has no access policy on side-high; its owner must call SetPolicy"},
+		{"no record", "", args(func(p *ptl.Proof) { p.RecordID = rec9 }), "chaincode storage: recordID: record " + rec9 + " does not exist on side-high"},
+		{"no policy", "", f.AccessArgs(f.NewProof(f.user, cctest.Decode[storage.Record](t, f.Query(f.H1, storage.Name, "GetRecord", rec2)), doctor, nil)), "recordID: record " + rec2 + " has no access policy on side-high; its owner must call SetPolicy"},
 	}
 	before := len(f.L.Store().Keys(ptl.Name, ""))
 	for _, tt := range tests {
@@ -212,9 +215,9 @@ func TestAccessRejectsBadArguments(t *testing.T) {
 		t.Errorf("failed accesses wrote %d keys", after-before)
 	}
 	// After an update the old address is refused.
-	f.Must(f.H1, "storage", "Store", f.StoreArgs(f.H1, "rec-1", 2, "v2")...)
+	f.Must(f.H1, "storage", "Store", f.StoreArgs(f.H1, rec1, 2, "v2")...)
 	_, err := f.L.Submit(f.H1, ptl.Name, "Access", good...)
-	cctest.WantErr(t, err, "proof.address: is not the current address of record rec-1 (version 2)", ccerr.ErrInvalidArgument)
+	cctest.WantErr(t, err, "proof.address: is not the current address of record "+rec1+" (version 2)", ccerr.ErrInvalidArgument)
 }
 
 func TestNoFunctionRunsBeforeInit(t *testing.T) {
@@ -222,13 +225,17 @@ func TestNoFunctionRunsBeforeInit(t *testing.T) {
 	cctest.Deploy(t, l, ptl.Name, ptl.New)
 	u := chaincodetest.NewOrg(t, "H1MSP").Client(t, "u", nil)
 	for _, call := range [][]string{
-		{"Access", "{}", ""}, {"SetPolicy", "rec-1", "{}"}, {"GetPolicy", "rec-1"}, {"Regrant", "u", "*"},
-		{"Recall", "u", "*", ""}, {"RevokeForViolation", "r", "1"}, {"Status", "u", "rec-1"}, {"ListAccessLog", "rec-1", "1", ""},
-		{"ListAccesses", "rec-1", "1", ""}, {"ListViolations", "*", "1", ""}, {"ListBlocks", "", "1", ""}, {"GetConfig"},
+		{"Access", "{}", ""}, {"SetPolicy", rec1, "{}"}, {"GetPolicy", rec1}, {"Regrant", "u", "*"},
+		{"Recall", "u", "*", ""}, {"RevokeForViolation", "r", "1"}, {"RegrantRequest", "r", "1"}, {"RecallRequest", "r", "1"},
+		{"Status", "u", rec1}, {"ListAccessLog", rec1, "1", ""}, {"ListUserLog", "u", "1", ""}, {"CheckEnrolment", "k", "u", "s"},
+		{"ListAccesses", rec1, "1", ""}, {"ListViolations", "*", "1", ""}, {"ListBlocks", "", "1", ""}, {"GetConfig"},
 	} {
 		_, err := l.Submit(u, ptl.Name, call[0], call[1:]...)
 		cctest.WantErr(t, err, "ptl is not initialised on this channel: the channel admin must call Init first", ccerr.ErrNotInitialised)
 	}
+	// Without the lifecycle, Init cannot run at all.
+	_, err := l.Submit(chaincodetest.NewOrg(t, "H1MSP").Admin(t, "a"), ptl.Name, "Init", "{}")
+	cctest.WantErr(t, err, "config.level: must be one of high, medium, low", ccerr.ErrInvalidArgument)
 }
 
 func TestInitConfig(t *testing.T) {
@@ -238,7 +245,8 @@ func TestInitConfig(t *testing.T) {
 		t.Errorf("config = %+v", cfg)
 	}
 	min := fmt.Sprintf(`{"level":"high","aaPublicKey":%q}`, cctest.B64(f.AA.DER))
-	filled := cctest.Decode[ptl.Config](t, f.Must(f.Admin, ptl.Name, "Init", min))
+	f.MustConfigure(ptl.Name, min)
+	filled := cctest.Decode[ptl.Config](t, f.Query(f.H1, ptl.Name, "GetConfig"))
 	if filled.MaxClockSkew != "30s" || filled.Monitor.Window != "1h" || filled.Monitor.RecordThreshold != 3 || filled.Monitor.RatePeriod != "1m" || filled.Monitor.OwnerThreshold != 0 {
 		t.Errorf("defaults = %+v", filled)
 	}
@@ -250,9 +258,10 @@ func TestInitConfig(t *testing.T) {
 		{strings.Replace(min, "}", `,"monitor":{"ownerThreshold":-1}}`, 1), "config.monitor.ownerThreshold: must be 0 (off) or 1..100"},
 		{strings.Replace(min, "}", `,"monitor":{"window":"0s"}}`, 1), `config.monitor.window: must be a duration such as "5m" between 1s and 8760h0m0s`},
 		{strings.Replace(min, "}", `,"maxClockSkew":"1h"}`, 1), `config.maxClockSkew: must be a duration such as "5m" between 0s and 10m0s`},
+		{strings.Replace(min, "}", `,"auditors":["x509::a::b","x509::a::b"]}`, 1), `config.auditors[1]: names x509::a::b twice`},
 	}
 	for _, tt := range tests {
-		_, err := f.L.Submit(f.Admin, ptl.Name, "Init", tt.cfg)
-		cctest.WantErr(t, err, tt.want, ccerr.ErrInvalidArgument)
+		err := f.Configure(ptl.Name, tt.cfg)
+		cctest.WantErr(t, err, "lifecycle: init of ptl: chaincode ptl: "+tt.want, ccerr.ErrInvalidArgument)
 	}
 }

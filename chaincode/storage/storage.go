@@ -16,8 +16,10 @@
 //
 // The creator of the first version owns the record; only the owner may store
 // later versions, each with the next version number, and the ledger keeps
-// every version in the record key's history. One implementation serves the
-// three side channels: the sensitivity level is configured by Init.
+// every version in the record key's history. Record ids are scoped to their
+// owner ("<owner's identity hash>:<name>", package arg's ScopedID): nobody
+// can take an id another owner is about to store. One implementation serves
+// the three side channels: the sensitivity level is configured by Init.
 //
 // # Determinism
 //
@@ -87,9 +89,17 @@ type Config struct {
 	// Level is the sensitivity level of the channel's records: "high",
 	// "medium" or "low". It cannot change once set.
 	Level string `json:"level"`
+	// Auditors are the identities (unique names) that may read every
+	// owner's record histories and listings.
+	Auditors caller.Auditors `json:"auditors,omitempty"`
 }
 
-func checkConfig(c *Config) error { return arg.Level("config.level", c.Level) }
+func checkConfig(c *Config) error {
+	if err := arg.Level("config.level", c.Level); err != nil {
+		return err
+	}
+	return c.Auditors.Check("config.auditors")
+}
 
 func updateConfig(old, c *Config) error {
 	if old.Level != c.Level {
@@ -183,8 +193,10 @@ func New() (*chaincode.Chaincode, error) {
 }
 
 // Init sets the channel's configuration, a JSON Config such as
-// {"level":"high"}. Only a channel admin may call it, first in the deploy
-// transaction; later calls update the configuration (the level is fixed).
+// {"level":"high","auditors":["x509::…"]}. It runs only as the init call of
+// a chaincode definition a majority of the channel's organisations approved
+// (package setup): in the deploy transaction, and in later definitions that
+// change the configuration (the level is fixed).
 func (s *Storage) Init(ctx chaincode.TransactionContext, config string) (*Config, error) {
 	return s.cfg.Init(ctx, config)
 }
@@ -264,6 +276,10 @@ func (s *Storage) Store(ctx chaincode.TransactionContext, recordID string, versi
 	switch {
 	case prev == nil && version != 1:
 		return nil, ccerr.Invalid("version", "must be 1 for a new record, got %d", version)
+	case prev == nil:
+		if err := arg.ScopedID("recordID", recordID, who.OwnerHash(), "the caller (the record's owner)"); err != nil {
+			return nil, err
+		}
 	case prev != nil && prev.Owner != who.ID:
 		return nil, ccerr.Forbidden("caller", "only the owner may update record %s", recordID)
 	case prev != nil && version != prev.Version+1:
@@ -360,18 +376,18 @@ func (s *Storage) GetRecord(ctx chaincode.TransactionContext, recordID string) (
 
 // History returns a record's versions, newest first, one page at a time:
 // bookmark is "" for the newest version or the version number a previous
-// page returned. The owner sees the wrapped keys of every version; admins
-// and auditors see the versions without them.
+// page returned. The owner sees the wrapped keys of every version; the
+// auditors the configuration names see the versions without them.
 func (s *Storage) History(ctx chaincode.TransactionContext, recordID string, pageSize int32, bookmark string) (*page.Page[Record], error) {
 	cur, err := s.GetRecord(ctx, recordID)
 	if err != nil {
 		return nil, err
 	}
-	who, err := caller.Of(ctx)
+	cfg, who, err := s.cfg.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := who.RequireReader(cur.Owner, "read a record's history"); err != nil {
+	if err := who.RequireReader(cur.Owner, "", cfg.Auditors, "read a record's history"); err != nil {
 		return nil, err
 	}
 	if err := page.CheckSize(pageSize); err != nil {
@@ -431,9 +447,9 @@ func decodeSummary(_ string, _ []string, v []byte) (Summary, error) {
 
 // ListByOwner lists the current versions of the records owned by owner (an
 // identity's unique name, "x509::…"; "" for the caller), in record id
-// order. Owners list their own records; admins and auditors anyone's.
+// order. Owners list their own records; the configured auditors anyone's.
 func (s *Storage) ListByOwner(ctx chaincode.TransactionContext, owner string, pageSize int32, bookmark string) (*page.Page[Summary], error) {
-	_, who, err := s.cfg.Caller(ctx)
+	cfg, who, err := s.cfg.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -443,21 +459,21 @@ func (s *Storage) ListByOwner(ctx chaincode.TransactionContext, owner string, pa
 	if err := arg.Text("owner", owner, 1, 1024); err != nil {
 		return nil, err
 	}
-	if err := who.RequireReader(owner, "list an owner's records"); err != nil {
+	if err := who.RequireReader(owner, "", cfg.Auditors, "list an owner's records"); err != nil {
 		return nil, err
 	}
 	return page.Composite(ctx.GetStub(), objOwner, []string{statekey.Owner(owner)}, pageSize, bookmark, decodeSummary)
 }
 
 // ListByTime lists every stored version (first stores and updates) whose
-// Tx_sto time lies in [from, to) (RFC 3339), oldest first. Only admins and
-// auditors may list across owners.
+// Tx_sto time lies in [from, to) (RFC 3339), oldest first. Only the
+// configured auditors may list across owners.
 func (s *Storage) ListByTime(ctx chaincode.TransactionContext, from, to string, pageSize int32, bookmark string) (*page.Page[Summary], error) {
-	_, who, err := s.cfg.Caller(ctx)
+	cfg, who, err := s.cfg.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := who.RequireAuditor("list records by time"); err != nil {
+	if err := who.RequireAuditor(cfg.Auditors, "list records by time"); err != nil {
 		return nil, err
 	}
 	f, err := arg.Time("from", from)

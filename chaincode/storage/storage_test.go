@@ -9,12 +9,12 @@ import (
 	"github.com/medshare/medshare/chaincode/ccerr"
 	"github.com/medshare/medshare/chaincode/internal/cctest"
 	"github.com/medshare/medshare/chaincode/storage"
-	"github.com/medshare/medshare/network/chaincode/chaincodetest"
+	"github.com/medshare/medshare/chaincode/txbuild"
 )
 
 func TestStoreAndGetRecord(t *testing.T) {
 	s := cctest.NewSide(t, "high")
-	res, err := s.L.Submit(s.H1, storage.Name, "Store", s.StoreArgs(s.H1, "rec-1", 1, "")...)
+	res, err := s.L.Submit(s.H1, storage.Name, "Store", s.StoreArgs(s.H1, rec1, 1, "")...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,26 +25,26 @@ func TestStoreAndGetRecord(t *testing.T) {
 	if len(res.Events) != 1 || res.Events[0].Name != storage.EventStored {
 		t.Errorf("events = %v, want one Stored", res.Events)
 	}
-	owner := cctest.Decode[storage.Record](t, s.Query(s.H1, storage.Name, "GetRecord", "rec-1"))
-	if string(owner.Keys) != "wrapped-keys:rec-1" {
+	owner := cctest.Decode[storage.Record](t, s.Query(s.H1, storage.Name, "GetRecord", rec1))
+	if string(owner.Keys) != "wrapped-keys:"+rec1 {
 		t.Errorf("owner sees keys %q", owner.Keys)
 	}
-	other := cctest.Decode[storage.Record](t, s.Query(s.H2, storage.Name, "GetRecord", "rec-1"))
+	other := cctest.Decode[storage.Record](t, s.Query(s.H2, storage.Name, "GetRecord", rec1))
 	if other.Keys != nil || other.Address != owner.Address || other.CheckCode != owner.CheckCode {
 		t.Errorf("another member sees %+v", other)
 	}
 	// Records are decoded once and shared: hiding the keys from another
 	// member must not hide them from the owner.
-	if again := cctest.Decode[storage.Record](t, s.Query(s.H1, storage.Name, "GetRecord", "rec-1")); string(again.Keys) != "wrapped-keys:rec-1" {
+	if again := cctest.Decode[storage.Record](t, s.Query(s.H1, storage.Name, "GetRecord", rec1)); string(again.Keys) != "wrapped-keys:"+rec1 {
 		t.Errorf("owner sees keys %q after another member's read", again.Keys)
 	}
-	_, err = s.L.Evaluate(s.H1, storage.Name, "GetRecord", "rec-2")
-	cctest.WantErr(t, err, "recordID: record rec-2 does not exist on side-high", ccerr.ErrNotFound)
+	_, err = s.L.Evaluate(s.H1, storage.Name, "GetRecord", rec2)
+	cctest.WantErr(t, err, "recordID: record "+rec2+" does not exist on side-high", ccerr.ErrNotFound)
 }
 
 func TestStoreRejectsBadArguments(t *testing.T) {
 	s := cctest.NewSide(t, "medium")
-	good := s.StoreArgs(s.H1, "rec-1", 1, "")
+	good := s.StoreArgs(s.H1, rec1, 1, "")
 	with := func(i int, v string) []string {
 		a := append([]string(nil), good...)
 		a[i] = v
@@ -76,11 +76,15 @@ func TestStoreRejectsBadArguments(t *testing.T) {
 			cctest.WantErr(t, err, tt.want, ccerr.ErrInvalidArgument)
 		})
 	}
-	if keys := s.L.Store().Keys(storage.Name, ""); len(keys) != 1 { // the config only
+	if keys := s.L.Store().Keys(storage.Name, ""); len(keys) != 2 { // the config and its applied record only
 		t.Errorf("failed transactions wrote %q", keys)
 	}
-	// Someone else's signature, by the wrong creator.
+	// Someone else's Tx_sto, by the wrong creator: the id is not its own.
 	_, err := s.L.Submit(s.H2, storage.Name, "Store", good...)
+	cctest.WantErr(t, err, "recordID: belongs to identity hash "+txbuild.UserID(cctest.H1ID)+"; ids of the caller (the record's owner) start with "+txbuild.UserID(cctest.H2ID)+":", ccerr.ErrForbidden)
+	// Someone else's signature, on an id of the creator's.
+	mine := s.StoreArgs(s.H1, cctest.H2Rec("rec-1"), 1, "")
+	_, err = s.L.Submit(s.H2, storage.Name, "Store", mine...)
 	cctest.WantErr(t, err, "signature: does not verify against the creator's certificate key over the Tx_sto digest", ccerr.ErrInvalidArgument)
 }
 
@@ -88,11 +92,11 @@ func TestSignatureBindsChannelAndVersion(t *testing.T) {
 	high, low := cctest.NewSide(t, "high"), cctest.NewSide(t, "low")
 	low.H1 = high.H1
 	// A Tx_sto signed for side-high cannot be replayed on side-low.
-	_, err := low.L.Submit(high.H1, storage.Name, "Store", high.StoreArgs(high.H1, "rec-1", 1, "")...)
+	_, err := low.L.Submit(high.H1, storage.Name, "Store", high.StoreArgs(high.H1, rec1, 1, "")...)
 	cctest.WantErr(t, err, "signature: does not verify against the creator's certificate key over the Tx_sto digest", nil)
 	// Nor a version-1 signature as version 2.
-	high.Store(high.H1, "rec-1")
-	v1 := high.StoreArgs(high.H1, "rec-1", 1, "b")
+	high.Store(high.H1, rec1)
+	v1 := high.StoreArgs(high.H1, rec1, 1, "b")
 	v1[1] = "2"
 	_, err = high.L.Submit(high.H1, storage.Name, "Store", v1...)
 	cctest.WantErr(t, err, "signature: does not verify against the creator's certificate key over the Tx_sto digest", nil)
@@ -100,23 +104,23 @@ func TestSignatureBindsChannelAndVersion(t *testing.T) {
 
 func TestUpdatesKeepHistoryAndOwnership(t *testing.T) {
 	s := cctest.NewSide(t, "high")
-	s.Store(s.H1, "rec-1")
+	s.Store(s.H1, rec1)
 	s.L.Advance(time.Hour)
-	s.Must(s.H1, storage.Name, "Store", s.StoreArgs(s.H1, "rec-1", 2, "v2")...)
+	s.Must(s.H1, storage.Name, "Store", s.StoreArgs(s.H1, rec1, 2, "v2")...)
 	s.L.Advance(time.Hour)
-	s.Must(s.H1, storage.Name, "Store", s.StoreArgs(s.H1, "rec-1", 3, "v3")...)
+	s.Must(s.H1, storage.Name, "Store", s.StoreArgs(s.H1, rec1, 3, "v3")...)
 
-	_, err := s.L.Submit(s.H1, storage.Name, "Store", s.StoreArgs(s.H1, "rec-1", 3, "again")...)
+	_, err := s.L.Submit(s.H1, storage.Name, "Store", s.StoreArgs(s.H1, rec1, 3, "again")...)
 	cctest.WantErr(t, err, "version: must be 4 (the current version is 3), got 3", ccerr.ErrInvalidArgument)
-	_, err = s.L.Submit(s.H2, storage.Name, "Store", s.StoreArgs(s.H2, "rec-1", 4, "theft")...)
-	cctest.WantErr(t, err, "caller: only the owner may update record rec-1", ccerr.ErrForbidden)
+	_, err = s.L.Submit(s.H2, storage.Name, "Store", s.StoreArgs(s.H2, rec1, 4, "theft")...)
+	cctest.WantErr(t, err, "caller: only the owner may update record "+rec1, ccerr.ErrForbidden)
 	// A doctor of the same organisation is not the owner either.
-	_, err = s.L.Submit(s.Doctor, storage.Name, "Store", s.StoreArgs(s.Doctor, "rec-1", 4, "theft")...)
-	cctest.WantErr(t, err, "caller: only the owner may update record rec-1", ccerr.ErrForbidden)
-	_, err = s.L.Submit(s.Admin, storage.Name, "Store", s.StoreArgs(s.Admin, "rec-2", 1, "")...)
+	_, err = s.L.Submit(s.Doctor, storage.Name, "Store", s.StoreArgs(s.Doctor, rec1, 4, "theft")...)
+	cctest.WantErr(t, err, "caller: only the owner may update record "+rec1, ccerr.ErrForbidden)
+	_, err = s.L.Submit(s.Admin, storage.Name, "Store", s.StoreArgs(s.Admin, rec2, 1, "")...)
 	cctest.WantErr(t, err, "caller: only client identities may store records; the creator's role is admin", ccerr.ErrForbidden)
 
-	cur := cctest.Decode[storage.Record](t, s.Query(s.H1, storage.Name, "GetRecord", "rec-1"))
+	cur := cctest.Decode[storage.Record](t, s.Query(s.H1, storage.Name, "GetRecord", rec1))
 	if cur.Version != 3 || !cur.CreatedAt.Equal(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) || !cur.UpdatedAt.Equal(s.L.Now()) {
 		t.Errorf("current = v%d created %s updated %s", cur.Version, cur.CreatedAt, cur.UpdatedAt)
 	}
@@ -124,8 +128,8 @@ func TestUpdatesKeepHistoryAndOwnership(t *testing.T) {
 		Items    []storage.Record
 		Bookmark string
 	}
-	p1 := cctest.Decode[page](t, s.Query(s.H1, storage.Name, "History", "rec-1", "2", ""))
-	p2 := cctest.Decode[page](t, s.Query(s.H1, storage.Name, "History", "rec-1", "2", p1.Bookmark))
+	p1 := cctest.Decode[page](t, s.Query(s.H1, storage.Name, "History", rec1, "2", ""))
+	p2 := cctest.Decode[page](t, s.Query(s.H1, storage.Name, "History", rec1, "2", p1.Bookmark))
 	var versions []uint64
 	for _, r := range append(p1.Items, p2.Items...) {
 		versions = append(versions, r.Version)
@@ -136,23 +140,23 @@ func TestUpdatesKeepHistoryAndOwnership(t *testing.T) {
 	if fmt.Sprint(versions) != "[3 2 1]" || p1.Bookmark != "1" || p2.Bookmark != "" {
 		t.Errorf("history = %v (bookmarks %q, %q)", versions, p1.Bookmark, p2.Bookmark)
 	}
-	audit := cctest.Decode[page](t, s.Query(s.Auditor, storage.Name, "History", "rec-1", "10", ""))
+	audit := cctest.Decode[page](t, s.Query(s.Auditor, storage.Name, "History", rec1, "10", ""))
 	if len(audit.Items) != 3 || audit.Items[0].Keys != nil {
 		t.Errorf("auditor's history: %d versions, keys %q", len(audit.Items), audit.Items[0].Keys)
 	}
-	_, err = s.L.Evaluate(s.H2, storage.Name, "History", "rec-1", "10", "")
-	cctest.WantErr(t, err, "caller: only the owner, an admin or an auditor (medshare.auditor=true) may read a record's history", ccerr.ErrForbidden)
-	_, err = s.L.Evaluate(s.H1, storage.Name, "History", "rec-1", "10", "9")
+	_, err = s.L.Evaluate(s.H2, storage.Name, "History", rec1, "10", "")
+	cctest.WantErr(t, err, "caller: only the owner or an auditor the channel's configuration names may read a record's history", ccerr.ErrForbidden)
+	_, err = s.L.Evaluate(s.H1, storage.Name, "History", rec1, "10", "9")
 	cctest.WantErr(t, err, `bookmark: must be "" or a version number from 1 to 3`, ccerr.ErrInvalidArgument)
 }
 
 func TestListingsPaginate(t *testing.T) {
 	s := cctest.NewSide(t, "low")
 	for i := range 5 {
-		s.Store(s.H1, fmt.Sprintf("rec-%d", i))
+		s.Store(s.H1, cctest.H1Rec(fmt.Sprintf("rec-%d", i)))
 		s.L.Advance(time.Minute)
 	}
-	s.Store(s.H2, "other")
+	s.Store(s.H2, other)
 	type page struct {
 		Items    []storage.Summary
 		Bookmark string
@@ -169,13 +173,13 @@ func TestListingsPaginate(t *testing.T) {
 			break
 		}
 	}
-	if fmt.Sprint(ids) != "[rec-0 rec-1 rec-2 rec-3 rec-4]" || pages != 3 {
+	if want := fmt.Sprint([]string{cctest.H1Rec("rec-0"), rec1, rec2, cctest.H1Rec("rec-3"), cctest.H1Rec("rec-4")}); fmt.Sprint(ids) != want || pages != 3 {
 		t.Errorf("ListByOwner = %v in %d pages", ids, pages)
 	}
 	from := time.Date(2026, 1, 1, 0, 1, 0, 0, time.UTC).Format(time.RFC3339)
 	to := time.Date(2026, 1, 1, 0, 3, 0, 0, time.UTC).Format(time.RFC3339)
 	p := cctest.Decode[page](t, s.Query(s.Auditor, storage.Name, "ListByTime", from, to, "100", ""))
-	if len(p.Items) != 2 || p.Items[0].RecordID != "rec-1" || p.Items[1].RecordID != "rec-2" {
+	if len(p.Items) != 2 || p.Items[0].RecordID != rec1 || p.Items[1].RecordID != rec2 {
 		t.Errorf("ListByTime = %+v", p.Items)
 	}
 	tests := []struct {
@@ -187,8 +191,8 @@ func TestListingsPaginate(t *testing.T) {
 		{"h1", "ListByOwner", []string{"", "0", ""}, "pageSize: must be 1..100, got 0"},
 		{"h1", "ListByOwner", []string{"", "101", ""}, "pageSize: must be 1..100, got 101"},
 		{"h1", "ListByOwner", []string{"", "2", "not a bookmark"}, `bookmark: is not a bookmark of this listing; pass the bookmark the previous page returned, or "" to start`},
-		{"h1", "ListByOwner", []string{s.H2.ID(), "2", ""}, "caller: only the owner, an admin or an auditor (medshare.auditor=true) may list an owner's records"},
-		{"h1", "ListByTime", []string{from, to, "10", ""}, "caller: only an admin or an auditor (medshare.auditor=true) may list records by time"},
+		{"h1", "ListByOwner", []string{s.H2.ID(), "2", ""}, "caller: only the owner or an auditor the channel's configuration names may list an owner's records"},
+		{"h1", "ListByTime", []string{from, to, "10", ""}, "caller: only an auditor the channel's configuration names may list records by time"},
 		{"auditor", "ListByTime", []string{to, from, "10", ""}, "to: must be after from"},
 		{"auditor", "ListByTime", []string{"yesterday", to, "10", ""}, "from: must be an RFC 3339 time between 1970 and 2200, such as 2026-01-02T15:04:05Z"},
 	}
@@ -207,37 +211,31 @@ func TestListingsPaginate(t *testing.T) {
 }
 
 func TestInit(t *testing.T) {
-	l := chaincodetest.New("side-high")
-	cctest.Deploy(t, l, storage.Name, storage.New)
-	org := chaincodetest.NewOrg(t, "Hospital1MSP")
-	admin, client := org.Admin(t, "admin"), org.Client(t, "gw", nil)
+	c := cctest.NewConsortium(t, "side-high")
+	cctest.Deploy(t, c.L, storage.Name, storage.New)
+	client := c.Org1.Client(t, "gw", nil)
 
-	_, err := l.Submit(client, storage.Name, "Store", "rec-1", "1", cctest.CID("x"), "AA==", fmt.Sprintf("%064d", 0), "AAAAAAAAAAA=")
+	_, err := c.L.Submit(client, storage.Name, "Store", rec1, "1", cctest.CID("x"), "AA==", fmt.Sprintf("%064d", 0), "AAAAAAAAAAA=")
 	cctest.WantErr(t, err, "storage is not initialised on this channel: the channel admin must call Init first", ccerr.ErrNotInitialised)
-	for _, id := range []string{"rec-1", "bad id"} {
-		_, err = l.Evaluate(client, storage.Name, "GetRecord", id)
+	for _, id := range []string{rec1, "bad id"} {
+		_, err = c.L.Evaluate(client, storage.Name, "GetRecord", id)
 		cctest.WantErr(t, err, "storage is not initialised on this channel: the channel admin must call Init first", ccerr.ErrNotInitialised)
 	}
 
 	tests := []struct {
-		who  string
 		cfg  string
 		want string
 	}{
-		{"client", `{"level":"high"}`, "caller: only a channel admin (role admin) may call Init; the creator's role is client"},
-		{"admin", `{"level":"top"}`, "config.level: must be one of high, medium, low"},
-		{"admin", `{"level":"high","extra":1}`, `config: invalid JSON: unknown field "extra"`},
-		{"admin", `{"level":"high"} {}`, "config: invalid JSON: trailing data after the object"},
-		{"admin", `{"level":"high"}`, ""},
-		{"admin", `{"level":"high"}`, ""}, // an admin may update
-		{"admin", `{"level":"low"}`, "config.level: cannot change from high to low once set"},
+		{`{"level":"top"}`, "lifecycle: init of storage: chaincode storage: config.level: must be one of high, medium, low"},
+		{`{"level":"high","extra":1}`, `lifecycle: init of storage: chaincode storage: config: invalid JSON: unknown field "extra"`},
+		{`{"level":"high"} {}`, "lifecycle: init of storage: chaincode storage: config: invalid JSON: trailing data after the object"},
+		{`{"level":"high","auditors":["nobody"]}`, `lifecycle: init of storage: chaincode storage: config.auditors[0]: must be an identity's unique name, "x509::<subject>::<issuer>"`},
+		{`{"level":"high"}`, ""},
+		{`{"level":"high","auditors":["` + client.ID() + `"]}`, ""}, // a majority may update
+		{`{"level":"low"}`, "lifecycle: init of storage: chaincode storage: config.level: cannot change from high to low once set"},
 	}
 	for _, tt := range tests {
-		who := admin
-		if tt.who == "client" {
-			who = client
-		}
-		_, err := l.Submit(who, storage.Name, "Init", tt.cfg)
+		err := c.Configure(storage.Name, tt.cfg)
 		if tt.want == "" {
 			if err != nil {
 				t.Errorf("Init(%s): %v", tt.cfg, err)
@@ -247,3 +245,8 @@ func TestInit(t *testing.T) {
 		cctest.WantErr(t, err, tt.want, nil)
 	}
 }
+
+var (
+	rec1, rec2 = cctest.H1Rec("rec-1"), cctest.H1Rec("rec-2")
+	other      = cctest.H2Rec("other")
+)

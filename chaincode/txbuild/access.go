@@ -13,6 +13,7 @@ import (
 	"github.com/medshare/medshare/abe/credential"
 	"github.com/medshare/medshare/abe/policy"
 	"github.com/medshare/medshare/abe/tag"
+	"github.com/medshare/medshare/chaincode/internal/statekey"
 	"github.com/medshare/medshare/chaincode/ptl"
 )
 
@@ -20,34 +21,65 @@ import (
 // cannot satisfy a record's hidden policy, so no disclosure can succeed.
 var ErrNotSatisfiable = errors.New("txbuild: the credential's tags do not satisfy the policy")
 
-// User is a data user (DU): BPK_DU, the key proofs are signed with, and the
-// attribute authority's credential wallet certifying the user's tags for
-// that key.
+// User is a data user (DU) or MeDShare requestor: BPK_DU (or RID), the key
+// proofs and requests are signed with; the attribute authority's enrolment
+// binding that key to the user's id; and the AA's credential wallet
+// certifying the user's tags for that key (nil for a requestor that only
+// signs requests).
 type User struct {
 	*Key
+	// Enrolment is the AA's binding of Key to the user id.
+	Enrolment ptl.Enrolment
 	// Wallet holds the AA-signed credential, the tags and their salts. It
 	// is secret to the user.
 	Wallet *credential.Wallet
 }
 
-// NewUser pairs a key with the wallet of a credential issued for it.
-func NewUser(k *Key, w *credential.Wallet) (*User, error) {
-	if k == nil || w == nil {
-		return nil, errors.New("txbuild: user: key and wallet are required")
+// ID returns the user id the user's enrolment names.
+func (u *User) ID() string { return u.Enrolment.User }
+
+// NewUser pairs a key with its enrolment and the wallet of a credential
+// issued for it (w may be nil for a requestor without one).
+func NewUser(k *Key, e ptl.Enrolment, w *credential.Wallet) (*User, error) {
+	if k == nil {
+		return nil, errors.New("txbuild: user: a key is required")
 	}
-	if c := w.Credential(); !bytes.Equal(c.Subject, k.DER) {
-		return nil, errors.New("txbuild: user: the credential's subject is not the key")
+	if !statekey.IsHash(e.User) || len(e.Signature) == 0 {
+		return nil, errors.New("txbuild: user: the enrolment needs a user id and the attribute authority's signature")
 	}
-	return &User{Key: k, Wallet: w}, nil
+	if w != nil {
+		if c := w.Credential(); !bytes.Equal(c.Subject, k.DER) {
+			return nil, errors.New("txbuild: user: the credential's subject is not the key")
+		}
+	}
+	return &User{Key: k, Enrolment: e, Wallet: w}, nil
 }
 
-// IssueUser does what the attribute authority does for a new data user in
+// Enrol is what the attribute authority signs, with its credential key aa,
+// for a key (PKIX DER) of the user whose enrolled identity has user id user
+// (UserID of the identity's unique name): the binding P-TL and the
+// provenance chaincode check. The AA must give every key of one person the
+// same user id: revocation follows the id.
+func Enrol(aa Signer, user string, key []byte) (ptl.Enrolment, error) {
+	if !statekey.IsHash(user) {
+		return ptl.Enrolment{}, fmt.Errorf("txbuild: enrol: %q is not a user id (32 lowercase hexadecimal characters)", user)
+	}
+	sig, err := signBytes("enrolment", aa, ptl.EnrolmentDigest(user, key))
+	if err != nil {
+		return ptl.Enrolment{}, err
+	}
+	return ptl.Enrolment{User: user, Signature: sig}, nil
+}
+
+// IssueUser does what the attribute authority does for a data user in
 // demonstrations, tests and benchmarks: a fresh key from rnd
-// (crypto/rand.Reader when nil) and a credential signed by aa for the tags
-// of attrs (canonical attribute strings such as "role=doctor" or
+// (crypto/rand.Reader when nil), its enrolment as the user whose enrolled
+// identity's unique name is enrolledID, and a credential signed by aa for
+// the tags of attrs (canonical attribute strings such as "role=doctor" or
 // "trust>=2", mapped with the tag key tk), of epoch, valid in [notBefore,
-// notAfter).
-func IssueUser(rnd io.Reader, aa *ecdsa.PrivateKey, tk tag.Key, epoch uint64, notBefore, notAfter time.Time, attrs ...string) (*User, error) {
+// notAfter). Issuing again for the same enrolledID gives the same person a
+// second key, under the same user id.
+func IssueUser(rnd io.Reader, aa *ecdsa.PrivateKey, tk tag.Key, enrolledID string, epoch uint64, notBefore, notAfter time.Time, attrs ...string) (*User, error) {
 	if rnd == nil {
 		rnd = rand.Reader
 	}
@@ -55,11 +87,19 @@ func IssueUser(rnd io.Reader, aa *ecdsa.PrivateKey, tk tag.Key, epoch uint64, no
 	if err != nil {
 		return nil, err
 	}
+	aaKey, err := KeyOf(aa)
+	if err != nil {
+		return nil, err
+	}
+	e, err := Enrol(aaKey, UserID(enrolledID), k.DER)
+	if err != nil {
+		return nil, err
+	}
 	w, err := credential.Issue(rnd, aa, k.DER, epoch, notBefore, notAfter, tk.Tags(attrs))
 	if err != nil {
 		return nil, fmt.Errorf("txbuild: issue credential: %w", err)
 	}
-	return &User{Key: k, Wallet: w}, nil
+	return &User{Key: k, Enrolment: e, Wallet: w}, nil
 }
 
 // Needed returns the tags of held that a hidden policy tree needs: for each
@@ -121,6 +161,9 @@ func needed(n *policy.Node, have map[string]tag.Tag) (map[string]bool, bool) {
 // who discloses the same tags again gets the same bytes, which the P-TL
 // contract verifies once and then recognises.
 func (u *User) Disclosure(tags []tag.Tag) ([]byte, error) {
+	if u.Wallet == nil {
+		return nil, errors.New("txbuild: disclose: the user holds no credential")
+	}
 	d, err := u.Wallet.Disclose(tags)
 	if err != nil {
 		return nil, fmt.Errorf("txbuild: disclose: %w", err)
@@ -136,10 +179,12 @@ func (u *User) Disclosure(tags []tag.Tag) ([]byte, error) {
 type ProofInput struct {
 	// Channel is the side channel of the record's level; RecordID the
 	// record; Address its current address u (from storage GetRecord or the
-	// owner's gateway).
-	Channel  string
-	RecordID string
-	Address  string
+	// owner's gateway); PolicyVersion the version of the record's policy
+	// (ptl GetPolicy) the proof is made for.
+	Channel       string
+	RecordID      string
+	Address       string
+	PolicyVersion uint64
 	// Time is T, when the proof is made; it must be fresh when the access
 	// is submitted (the policy's maxProofAge).
 	Time time.Time
@@ -172,7 +217,8 @@ func (u *User) Proof(rnd io.Reader, in ProofInput) (*ptl.Proof, error) {
 			return nil, fmt.Errorf("txbuild: proof nonce: %w", err)
 		}
 	}
-	p := &ptl.Proof{RecordID: in.RecordID, Time: FormatTime(in.Time), Key: u.DER, Address: in.Address, Nonce: nonce, Disclosure: disclosure}
+	p := &ptl.Proof{RecordID: in.RecordID, PolicyVersion: in.PolicyVersion, Time: FormatTime(in.Time), Key: u.DER,
+		User: u.Enrolment.User, Enrolment: u.Enrolment.Signature, Address: in.Address, Nonce: nonce, Disclosure: disclosure}
 	if err := u.SignProof(in.Channel, p); err != nil {
 		return nil, err
 	}
@@ -197,9 +243,12 @@ func (u *User) SignProof(channel string, p *ptl.Proof) error {
 }
 
 // ProofFor returns a proof for a record whose policy (from ptl GetPolicy)
-// and address are given, disclosing only the tags Needed by its hidden
-// policy, made at t with a fresh nonce.
+// and address are given, for that policy's version, disclosing only the
+// tags Needed by its hidden policy, made at t with a fresh nonce.
 func (u *User) ProofFor(rnd io.Reader, channel string, pol *ptl.Policy, address string, t time.Time) (*ptl.Proof, error) {
+	if u.Wallet == nil {
+		return nil, errors.New("txbuild: proof: the user holds no credential")
+	}
 	tree, err := policy.Unmarshal(pol.HiddenPolicy)
 	if err != nil {
 		return nil, fmt.Errorf("txbuild: policy of %s: %w", pol.RecordID, err)
@@ -208,7 +257,7 @@ func (u *User) ProofFor(rnd io.Reader, channel string, pol *ptl.Policy, address 
 	if err != nil {
 		return nil, fmt.Errorf("%w (record %s)", err, pol.RecordID)
 	}
-	return u.Proof(rnd, ProofInput{Channel: channel, RecordID: pol.RecordID, Address: address, Time: t, Disclose: tags})
+	return u.Proof(rnd, ProofInput{Channel: channel, RecordID: pol.RecordID, Address: address, PolicyVersion: pol.Version, Time: t, Disclose: tags})
 }
 
 // AccessID returns A, the access id of proof p on channel: its proof digest
@@ -236,4 +285,21 @@ func Access(channel string, p *ptl.Proof, stamp time.Time) (Call, error) {
 		return Call{}, err
 	}
 	return Call{Channel: channel, Chaincode: ptl.Name, Fn: "Access", Args: []string{js, FormatTime(stamp)}}, nil
+}
+
+// RegrantUser returns the P-TL Regrant call by which a record's owner lifts
+// its block of a user (a user id) on channel for target — one of its
+// records, or "*" for the owner-wide block — with every cause of it
+// (monitoring, forbidden actions of any request, recalls). To lift only
+// what one MeDShare request caused, use Regrant.
+func RegrantUser(channel, user, target string) Call {
+	return Call{Channel: channel, Chaincode: ptl.Name, Fn: "Regrant", Args: []string{user, target}}
+}
+
+// RecallUser returns the P-TL Recall call by which a record's owner blocks
+// a user (a user id) on channel for target (one of its records, or "*"),
+// until it re-grants with RegrantUser; reason "" says "recalled by the
+// owner".
+func RecallUser(channel, user, target, reason string) Call {
+	return Call{Channel: channel, Chaincode: ptl.Name, Fn: "Recall", Args: []string{user, target, reason}}
 }

@@ -16,10 +16,12 @@ import (
 // client library: gw.GetNetwork(call.Channel).GetContract(call.Chaincode).
 // SubmitTransaction(call.Fn, call.Args...).
 func Example() {
-	owner, _ := txbuild.NewKey(nil) // in a gateway: its certificate's *identity.Signer
+	owner, _ := txbuild.NewKey(nil)                                                                     // in a gateway: its certificate's *identity.Signer
+	ownerID := "x509::CN=gateway.hospital1,OU=client,O=Hospital1MSP::CN=ca.Hospital1MSP,O=Hospital1MSP" // its Identity().ID()
+	recordID := txbuild.RecordID(ownerID, "rec-1")                                                      // ids belong to their owner
 	ciphertext := []byte("the level's MSC-CP-ABE and AES-GCM ciphertext")
 	store, _ := txbuild.Store(owner, "side-high", txbuild.StoreInput{
-		RecordID: "rec-1", Version: 1, Address: txbuild.RawCID(ciphertext),
+		RecordID: recordID, Version: 1, Address: txbuild.RawCID(ciphertext),
 		Keys: []byte("wrapped keys m"), CheckCode: sha256.Sum256(ciphertext),
 	})
 	fmt.Println(store, len(store.Args), "arguments")
@@ -30,13 +32,18 @@ func Example() {
 
 	aa, _ := txbuild.NewKey(nil) // the attribute authority's key
 	now := time.Now()
-	doctor, _ := txbuild.IssueUser(nil, aa.Private, tk, 1, now.Add(-time.Hour), now.Add(time.Hour), "role=doctor", "trust>=2")
-	proof, _ := doctor.Proof(nil, txbuild.ProofInput{Channel: "side-high", RecordID: "rec-1",
+	// The AA enrols the doctor's key under the user id of the doctor's
+	// enrolled identity (the certificate the doctor authenticated with).
+	doctorID := "x509::CN=dr-alice,OU=client,O=Hospital1MSP::CN=ca.Hospital1MSP,O=Hospital1MSP"
+	doctor, _ := txbuild.IssueUser(nil, aa.Private, tk, doctorID, 1, now.Add(-time.Hour), now.Add(time.Hour), "role=doctor", "trust>=2")
+	fmt.Println(doctor.ID() == txbuild.UserID(doctorID))
+	proof, _ := doctor.Proof(nil, txbuild.ProofInput{Channel: "side-high", RecordID: recordID, PolicyVersion: 1,
 		Address: txbuild.RawCID(ciphertext), Time: now, Disclose: doctor.Wallet.Tags()})
 	access, _ := txbuild.Access("side-high", proof, now)
 	fmt.Println(access, len(access.Args), "arguments")
 	// Output:
 	// side-high/storage:Store 6 arguments
+	// true
 	// true
 	// side-high/ptl:Access 2 arguments
 }

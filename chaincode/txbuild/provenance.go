@@ -11,7 +11,7 @@ import (
 
 // Request is what a MeDShare requestor asks for.
 type Request struct {
-	// ID names the request; it must be new on the channel.
+	// ID names the request: RequestID(user id, name), new on the channel.
 	ID string
 	// RecordIDs are the records to answer from (1..16), all of one owner
 	// and stored on the channel.
@@ -20,24 +20,32 @@ type Request struct {
 	Purpose string
 	// Time is when the requestor signs.
 	Time time.Time
+	// ReportKey is the PKIX DER public half of the report key the
+	// requestor's client generated for this request (NewKey): it signs the
+	// request's reports (SignReport), and nobody else holds it.
+	ReportKey []byte
 }
 
 // SignRequest returns the requestor's half of a provenance RequestInput on
-// channel: the request fields, RID = the requestor's public key and its
-// signature over provenance.RequestDigest. The owner's gateway completes it
-// with RecordRequest.
-func SignRequest(requestor *Key, channel string, r Request) (*provenance.RequestInput, error) {
-	if requestor == nil {
+// channel: the request fields, RID = the requestor's public key with its
+// enrolment, the report key, and the requestor's signature over
+// provenance.RequestDigest. The owner's gateway completes it with
+// RecordRequest.
+func SignRequest(requestor *User, channel string, r Request) (*provenance.RequestInput, error) {
+	if requestor == nil || requestor.Key == nil {
 		return nil, errors.New("txbuild: request: no requestor key")
 	}
-	d := provenance.RequestDigest(channel, r.ID, requestor.DER, r.RecordIDs, r.Purpose, r.Time)
-	sig, err := signBytes("request signature", requestor, d)
+	if len(r.ReportKey) == 0 {
+		return nil, errors.New("txbuild: request: no report key: the requestor's client generates one per request")
+	}
+	d := provenance.RequestDigest(channel, r.ID, requestor.DER, requestor.Enrolment.User, r.RecordIDs, r.Purpose, r.Time, r.ReportKey)
+	sig, err := signBytes("request signature", requestor.Key, d)
 	if err != nil {
 		return nil, err
 	}
 	return &provenance.RequestInput{
-		RequestID: r.ID, RequestorKey: requestor.DER, RecordIDs: r.RecordIDs, Purpose: r.Purpose,
-		RequestTime: FormatTime(r.Time), RequestSignature: sig,
+		RequestID: r.ID, RequestorKey: requestor.DER, Requestor: requestor.Enrolment.User, Enrolment: requestor.Enrolment.Signature,
+		RecordIDs: r.RecordIDs, Purpose: r.Purpose, RequestTime: FormatTime(r.Time), ReportKey: r.ReportKey, RequestSignature: sig,
 	}, nil
 }
 
@@ -51,11 +59,9 @@ type Package struct {
 	Hash   [32]byte
 	// Allowed are the permitted actions (provenance.Actions; "decrypted"
 	// always is); Ignored the actions the client need not report (low
-	// sensitivity only).
+	// sensitivity only). The contract's report key is the one in the
+	// signed request.
 	Allowed, Ignored []string
-	// ReportKey is the PKIX DER of the package's report key, whose private
-	// half travels inside the package, encrypted to the requestor.
-	ReportKey []byte
 }
 
 // RecordRequest completes a signed request with the package and returns the
@@ -73,11 +79,11 @@ func RecordRequest(node Signer, channel string, in *provenance.RequestInput, pkg
 	r := *in
 	r.Received, r.Processed, r.Sent = FormatTime(pkg.Received), FormatTime(pkg.Processed), FormatTime(pkg.Sent)
 	r.DataID, r.PackageHash = pkg.DataID, hex.EncodeToString(pkg.Hash[:])
-	r.Contract = provenance.Contract{Allowed: nonNil(pkg.Allowed), Ignored: pkg.Ignored, ReportKey: pkg.ReportKey}
+	r.Contract = provenance.ContractInput{Allowed: nonNil(pkg.Allowed), Ignored: pkg.Ignored}
 	allowed := provenance.MaskOf(pkg.Allowed) | provenance.MaskOf([]string{provenance.ActionDecrypted})
-	rd := provenance.RequestDigest(channel, r.RequestID, r.RequestorKey, r.RecordIDs, r.Purpose, t)
+	rd := provenance.RequestDigest(channel, r.RequestID, r.RequestorKey, r.Requestor, r.RecordIDs, r.Purpose, t, r.ReportKey)
 	fd := provenance.FormDigest(channel, r.RequestID, rd, pkg.Received, pkg.Processed, pkg.Sent, pkg.DataID, pkg.Hash,
-		allowed, provenance.MaskOf(pkg.Ignored), pkg.ReportKey)
+		allowed, provenance.MaskOf(pkg.Ignored))
 	if r.NodeSignature, err = signBytes("form signature (Nsig)", node, fd); err != nil {
 		return Call{}, err
 	}
@@ -105,7 +111,7 @@ type Action struct {
 
 // SignReport returns a report of actions on the package of request
 // requestID on channel, numbered seq (greater than the last report's),
-// signed by the requestor's client with the package's report key over
+// signed by the requestor's client with the request's report key over
 // provenance.ReportDigest. packageHash is the package's hash (the parent
 // block's packageHash). A gateway forwards it with ForwardReport.
 func SignReport(reportKey Signer, channel, requestID string, packageHash [32]byte, seq uint64, actions []Action) (*provenance.ReportInput, error) {

@@ -23,12 +23,20 @@
 //     (RecordRequest), of a forwarded report (ForwardReport) and of the
 //     owner's decisions (SetIgnored, Regrant, Recall); its sign_DO of an
 //     access is the signature of the Access transaction itself;
+//   - the attribute authority, with its credential key: a user's credential
+//     and its enrolment, which binds each of the user's keys to the user id
+//     of the identity it enrolled (IssueUser, Enrol);
 //   - the data user, with BPK_DU (a *User): access proofs (User.Proof,
 //     User.ProofFor) disclosing only the AA-certified tags the record's
 //     hidden policy needs (Needed);
-//   - the requestor, with RID (a *Key): MeDShare requests (SignRequest);
-//   - the requestor's client, with the package's report key (a *Key):
-//     action reports (SignReport).
+//   - the requestor, with RID (a *User's key): MeDShare requests
+//     (SignRequest), which carry the public half of a report key its own
+//     client generated;
+//   - the requestor's client, with that report key (a *Key): action
+//     reports (SignReport).
+//
+// Ids are scoped to who creates them: RecordID builds an owner's record
+// id, RequestID a requestor's request id.
 //
 // The package never logs and never keeps keys beyond the values it is
 // given.
@@ -119,9 +127,23 @@ func (k *Key) Hash() string { return KeyHash(k.DER) }
 // Base64 is the key as a user argument: standard base64 of its PKIX DER.
 func (k *Key) Base64() string { return base64.StdEncoding.EncodeToString(k.DER) }
 
-// KeyHash returns the key-hash of a PKIX DER public key, as the chaincodes
-// list users.
-func KeyHash(der []byte) string { return statekey.User(der) }
+// KeyHash returns the key-hash of a PKIX DER public key.
+func KeyHash(der []byte) string { return statekey.Key(der) }
+
+// UserID returns the user id of an enrolled identity, given its unique
+// name ("x509::<subject>::<issuer>", identity.Identity.ID): the identity
+// hash the chaincodes name users by, and the one the attribute authority
+// binds the user's keys to.
+func UserID(enrolledID string) string { return statekey.Identity(enrolledID) }
+
+// RecordID returns the record id name of the owner whose identity's
+// unique name is ownerID: "<identity hash>:<name>". Record ids are scoped
+// to their owner, so nobody else can take them.
+func RecordID(ownerID, name string) string { return statekey.Identity(ownerID) + ":" + name }
+
+// RequestID returns the MeDShare request id name of the requestor with
+// user id user: "<user id>:<name>".
+func RequestID(user, name string) string { return user + ":" + name }
 
 // FormatTime renders t as the chaincodes parse it: RFC 3339 with
 // nanoseconds, in UTC.

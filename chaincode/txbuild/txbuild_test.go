@@ -26,6 +26,7 @@ import (
 )
 
 var (
+	rec1, rec2 = cctest.H1Rec("rec-1"), cctest.H1Rec("rec-2")
 	validFrom  = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	validUntil = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	doctor     = []string{"role=doctor", "specialty=cardiology", "trust>=1", "trust>=2"}
@@ -73,23 +74,23 @@ func hexSHA256(s string) string {
 func TestStoreIsAcceptedWithExactFields(t *testing.T) {
 	s := cctest.NewSide(t, "high")
 	ciphertext := []byte("C")
-	in := txbuild.StoreInput{RecordID: "rec-1", Version: 1, Address: txbuild.RawCID(ciphertext), Keys: []byte{1, 2, 3}, CheckCode: sha256.Sum256(ciphertext)}
+	in := txbuild.StoreInput{RecordID: rec1, Version: 1, Address: txbuild.RawCID(ciphertext), Keys: []byte{1, 2, 3}, CheckCode: sha256.Sum256(ciphertext)}
 	call := must(txbuild.Store(s.H1, s.Channel, in))(t)
 	if call.Chaincode != storage.Name || call.Fn != "Store" || call.String() != "side-high/storage:Store" {
 		t.Fatalf("call = %s", call)
 	}
 	sum := sha256.Sum256(ciphertext)
-	want := []string{"rec-1", "1", in.Address, "AQID", hex.EncodeToString(sum[:])}
+	want := []string{rec1, "1", in.Address, "AQID", hex.EncodeToString(sum[:])}
 	if !slices.Equal(call.Args[:5], want) {
 		t.Errorf("args = %q, want %q and a signature", call.Args, want)
 	}
 	sig := must(base64.StdEncoding.DecodeString(call.Args[5]))(t)
-	d := storage.Digest("side-high", "rec-1", 1, in.Address, in.Keys, in.CheckCode)
+	d := storage.Digest("side-high", rec1, 1, in.Address, in.Keys, in.CheckCode)
 	if err := identity.VerifyDigest(s.H1.PublicKey(), d[:], sig); err != nil {
 		t.Errorf("Tx_sto signature: %v", err)
 	}
 	rec := cctest.Decode[storage.Record](t, submit(t, s, s.H1, call))
-	if rec.RecordID != "rec-1" || rec.Version != 1 || rec.Address != in.Address || rec.CheckCode != hex.EncodeToString(sum[:]) || rec.Owner != s.H1.ID() {
+	if rec.RecordID != rec1 || rec.Version != 1 || rec.Address != in.Address || rec.CheckCode != hex.EncodeToString(sum[:]) || rec.Owner != s.H1.ID() {
 		t.Errorf("stored %+v", rec)
 	}
 	// The signature binds the channel: the same Tx_sto is refused on
@@ -101,11 +102,11 @@ func TestStoreIsAcceptedWithExactFields(t *testing.T) {
 
 func TestAccessProofsAreJudgedAsBuilt(t *testing.T) {
 	s := cctest.NewSide(t, "high")
-	rec := store(t, s, s.H1, "rec-1")
-	pol := cctest.Decode[ptl.Policy](t, s.Query(s.Doctor, ptl.Name, "GetPolicy", "rec-1"))
+	rec := store(t, s, s.H1, rec1)
+	pol := cctest.Decode[ptl.Policy](t, s.Query(s.Doctor, ptl.Name, "GetPolicy", rec1))
 	now := s.L.Now()
-	dr := must(txbuild.IssueUser(nil, s.AA.Private, s.TagKey, 1, validFrom, validUntil, append(doctor, "org=hospital1")...))(t)
-	nurse := must(txbuild.IssueUser(nil, s.AA.Private, s.TagKey, 1, validFrom, validUntil, "role=nurse", "specialty=cardiology", "trust>=1", "trust>=2"))(t)
+	dr := must(txbuild.IssueUser(nil, s.AA.Private, s.TagKey, s.Doctor.ID(), 1, validFrom, validUntil, append(doctor, "org=hospital1")...))(t)
+	nurse := must(txbuild.IssueUser(nil, s.AA.Private, s.TagKey, "x509::CN=nurse::CN=ca", 1, validFrom, validUntil, "role=nurse", "specialty=cardiology", "trust>=1", "trust>=2"))(t)
 	replayed := must(dr.ProofFor(nil, s.Channel, pol, rec.Address, now))(t)
 	tests := []struct {
 		name   string
@@ -118,7 +119,7 @@ func TestAccessProofsAreJudgedAsBuilt(t *testing.T) {
 			return must(dr.ProofFor(nil, s.Channel, pol, rec.Address, now.Add(-6*time.Minute)))(t)
 		}},
 		{name: "policy not met", reason: ptl.ReasonPolicyNotMet, proof: func() *ptl.Proof {
-			return must(nurse.Proof(nil, txbuild.ProofInput{Channel: s.Channel, RecordID: "rec-1", Address: rec.Address, Time: now, Disclose: nurse.Wallet.Tags()}))(t)
+			return must(nurse.Proof(nil, txbuild.ProofInput{Channel: s.Channel, RecordID: rec1, Address: rec.Address, PolicyVersion: pol.Version, Time: now, Disclose: nurse.Wallet.Tags()}))(t)
 		}},
 		{name: "signed for another channel", reason: ptl.ReasonBadSignature, proof: func() *ptl.Proof {
 			return must(dr.ProofFor(nil, "side-low", pol, rec.Address, now))(t)
@@ -130,7 +131,7 @@ func TestAccessProofsAreJudgedAsBuilt(t *testing.T) {
 			call := must(txbuild.Access(s.Channel, p, s.L.Now()))(t)
 			d := cctest.Decode[ptl.Decision](t, submit(t, s, s.H1, call))
 			wantID := must(txbuild.AccessID(s.Channel, p))(t)
-			if d.Granted != (tc.reason == "") || d.Reason != tc.reason || d.AccessID != wantID || d.RecordID != "rec-1" || d.User != txbuild.KeyHash(p.Key) {
+			if d.Granted != (tc.reason == "") || d.Reason != tc.reason || d.AccessID != wantID || d.RecordID != rec1 || d.User != p.User || p.User != txbuild.UserID(s.Doctor.ID()) && p.User != txbuild.UserID("x509::CN=nurse::CN=ca") {
 				t.Errorf("decision = %+v, want reason %q and access id %s", d, tc.reason, wantID)
 			}
 			if tc.reason == "" && (d.Address != rec.Address || d.KeysHash != hexSHA256("wrapped keys") || d.Version != 1) {
@@ -148,27 +149,28 @@ func TestAccessProofsAreJudgedAsBuilt(t *testing.T) {
 	// Only the owner may submit it: another hospital's transaction fails.
 	other := must(txbuild.Access(s.Channel, must(dr.ProofFor(nil, s.Channel, pol, rec.Address, now))(t), now))(t)
 	_, err := s.L.Submit(s.H2, other.Chaincode, other.Fn, other.Args...)
-	cctest.WantErr(t, err, "caller: only the owner of record rec-1 may submit access transactions for it", nil)
+	cctest.WantErr(t, err, "caller: only the owner of record "+rec1+" may submit access transactions for it", nil)
 }
 
 func TestProofForDisclosesOnlyWhatThePolicyNeeds(t *testing.T) {
 	s := cctest.NewSide(t, "high")
-	rec := store(t, s, s.H1, "rec-1")
-	pol := cctest.Decode[ptl.Policy](t, s.Query(s.Doctor, ptl.Name, "GetPolicy", "rec-1"))
-	dr := must(txbuild.IssueUser(nil, s.AA.Private, s.TagKey, 1, validFrom, validUntil, append(doctor, "org=hospital1", "trust>=3")...))(t)
+	rec := store(t, s, s.H1, rec1)
+	pol := cctest.Decode[ptl.Policy](t, s.Query(s.Doctor, ptl.Name, "GetPolicy", rec1))
+	dr := must(txbuild.IssueUser(nil, s.AA.Private, s.TagKey, s.Doctor.ID(), 1, validFrom, validUntil, append(doctor, "org=hospital1", "trust>=3")...))(t)
 	p := must(dr.ProofFor(nil, s.Channel, pol, rec.Address, s.L.Now()))(t)
 	tags := decodeTags(t, s, p)
 	if want := s.TagKey.Tags([]string{"role=doctor", "specialty=cardiology", "trust>=2"}); !slices.Equal(tags, want) {
 		t.Errorf("disclosed %v, want %v", tags, want)
 	}
-	if len(p.Nonce) != ptl.MinNonceLen || !slices.Equal(p.Key, dr.DER) || p.RecordID != "rec-1" || p.Time != txbuild.FormatTime(s.L.Now()) {
+	if len(p.Nonce) != ptl.MinNonceLen || !slices.Equal(p.Key, dr.DER) || p.RecordID != rec1 || p.Time != txbuild.FormatTime(s.L.Now()) ||
+		p.PolicyVersion != pol.Version || p.User != dr.ID() || !slices.Equal(p.Enrolment, dr.Enrolment.Signature) {
 		t.Errorf("proof = %+v", p)
 	}
 	again := must(dr.ProofFor(nil, s.Channel, pol, rec.Address, s.L.Now()))(t)
 	if slices.Equal(again.Nonce, p.Nonce) || !slices.Equal(again.Disclosure, p.Disclosure) {
 		t.Error("a second proof must have a fresh nonce and the same disclosure bytes")
 	}
-	nurse := must(txbuild.IssueUser(nil, s.AA.Private, s.TagKey, 1, validFrom, validUntil, "role=nurse"))(t)
+	nurse := must(txbuild.IssueUser(nil, s.AA.Private, s.TagKey, "x509::CN=nurse::CN=ca", 1, validFrom, validUntil, "role=nurse"))(t)
 	if _, err := nurse.ProofFor(nil, s.Channel, pol, rec.Address, s.L.Now()); !errors.Is(err, txbuild.ErrNotSatisfiable) {
 		t.Errorf("unsatisfiable policy: err = %v, want ErrNotSatisfiable", err)
 	}
@@ -217,20 +219,22 @@ func TestNeeded(t *testing.T) {
 
 func TestMeDShareFlowIsAcceptedAsBuilt(t *testing.T) {
 	s := cctest.NewSide(t, "low")
-	store(t, s, s.H1, "rec-1")
-	store(t, s, s.H1, "rec-2")
-	requestor := must(txbuild.IssueUser(nil, s.AA.Private, s.TagKey, 1, validFrom, validUntil, doctor...))(t)
-	reportKey := must(txbuild.NewKey(nil))(t)
+	store(t, s, s.H1, rec1)
+	store(t, s, s.H1, rec2)
+	requestor := must(txbuild.IssueUser(nil, s.AA.Private, s.TagKey, s.Doctor.ID(), 1, validFrom, validUntil, doctor...))(t)
+	req1 := txbuild.RequestID(requestor.ID(), "req-1")
+	reportKey := must(txbuild.NewKey(nil))(t) // the requestor's client makes it
 	now := s.L.Now()
-	in := must(txbuild.SignRequest(requestor.Key, s.Channel, txbuild.Request{ID: "req-1", RecordIDs: []string{"rec-1", "rec-2"}, Purpose: "cardiology research", Time: now.Add(-3 * time.Second)}))(t)
+	in := must(txbuild.SignRequest(requestor, s.Channel, txbuild.Request{ID: req1, RecordIDs: []string{rec1, rec2}, Purpose: "cardiology research",
+		Time: now.Add(-3 * time.Second), ReportKey: reportKey.DER}))(t)
 	pkg := txbuild.Package{Received: now.Add(-2 * time.Second), Processed: now.Add(-time.Second), Sent: now, DataID: "pkg-1",
-		Hash: sha256.Sum256([]byte("package")), Allowed: []string{provenance.ActionRead}, ReportKey: reportKey.DER}
+		Hash: sha256.Sum256([]byte("package")), Allowed: []string{provenance.ActionRead}}
 	view := cctest.Decode[provenance.View](t, submit(t, s, s.H1, must(txbuild.RecordRequest(s.H1, s.Channel, in, pkg))(t)))
 	if in.NodeSignature != nil || in.DataID != "" {
 		t.Error("RecordRequest modified its input")
 	}
 	b := view.Block
-	if b.ID != "req-1" || b.Height != 1 || b.Tx.Requestor != requestor.Hash() || b.Tx.DataID != "pkg-1" || b.Tx.PackageHash != hex.EncodeToString(pkg.Hash[:]) ||
+	if b.ID != req1 || b.Height != 1 || b.Tx.Requestor != txbuild.UserID(s.Doctor.ID()) || !slices.Equal(b.Contract.ReportKey, reportKey.DER) || b.Tx.DataID != "pkg-1" || b.Tx.PackageHash != hex.EncodeToString(pkg.Hash[:]) ||
 		!slices.Equal(b.Contract.Allowed, []string{"read", "decrypted"}) || !b.Tx.TTS.Equal(now) || b.Tx.DRP != "cardiology research" {
 		t.Errorf("parent block = %+v", b)
 	}
@@ -241,7 +245,7 @@ func TestMeDShareFlowIsAcceptedAsBuilt(t *testing.T) {
 		for _, a := range actions {
 			list = append(list, txbuild.Action{Name: a, At: s.L.Now()})
 		}
-		r := must(txbuild.SignReport(reportKey, s.Channel, "req-1", pkg.Hash, seq, list))(t)
+		r := must(txbuild.SignReport(reportKey, s.Channel, req1, pkg.Hash, seq, list))(t)
 		// A gateway of another hospital forwards it.
 		return cctest.Decode[provenance.ReportResult](t, submit(t, s, s.H2, must(txbuild.ForwardReport(s.H2, s.Channel, pkg.Hash, r))(t)))
 	}
@@ -254,7 +258,7 @@ func TestMeDShareFlowIsAcceptedAsBuilt(t *testing.T) {
 	}{
 		{name: "permitted report", run: func() any { return report(1, "decrypted", "read") }, wantKind: provenance.KindReport, wantStatus: provenance.StatusActive, wantIndex: 1},
 		{name: "ignore copy", run: func() any {
-			return submit(t, s, s.H1, must(txbuild.SetIgnored(s.H1, s.Channel, "req-1", []string{"copy"}))(t))
+			return submit(t, s, s.H1, must(txbuild.SetIgnored(s.H1, s.Channel, req1, []string{"copy"}))(t))
 		}, wantKind: provenance.KindIgnore, wantStatus: provenance.StatusActive, wantIndex: 2},
 		{name: "forbidden report", run: func() any {
 			res := report(2, "copy", "delete")
@@ -264,22 +268,22 @@ func TestMeDShareFlowIsAcceptedAsBuilt(t *testing.T) {
 			return res
 		}, wantKind: provenance.KindReport, wantStatus: provenance.StatusRevoked, wantIndex: 3},
 		{name: "regrant", run: func() any {
-			return submit(t, s, s.H1, must(txbuild.Regrant(s.H1, s.Channel, "req-1", "explained"))(t))
+			return submit(t, s, s.H1, must(txbuild.Regrant(s.H1, s.Channel, req1, "explained"))(t))
 		}, wantKind: provenance.KindRegrant, wantStatus: provenance.StatusRegranted, wantIndex: 4},
-		{name: "recall", run: func() any { return submit(t, s, s.H1, must(txbuild.Recall(s.H1, s.Channel, "req-1", ""))(t)) },
+		{name: "recall", run: func() any { return submit(t, s, s.H1, must(txbuild.Recall(s.H1, s.Channel, req1, ""))(t)) },
 			wantKind: provenance.KindRecall, wantStatus: provenance.StatusRecalled, wantIndex: 5},
 	}
 	for _, st := range steps {
 		st.run()
-		v := cctest.Decode[provenance.View](t, s.Query(s.H1, provenance.Name, "GetRequest", "req-1"))
-		sb := cctest.Decode[provenance.SideBlock](t, s.Query(s.H1, provenance.Name, "GetSideBlock", "req-1", "1"))
-		last := cctest.Decode[page.Page[provenance.SideBlock]](t, s.Query(s.H1, provenance.Name, "ListSideBlocks", "req-1", "100", ""))
+		v := cctest.Decode[provenance.View](t, s.Query(s.H1, provenance.Name, "GetRequest", req1))
+		sb := cctest.Decode[provenance.SideBlock](t, s.Query(s.H1, provenance.Name, "GetSideBlock", req1, "1"))
+		last := cctest.Decode[page.Page[provenance.SideBlock]](t, s.Query(s.H1, provenance.Name, "ListSideBlocks", req1, "100", ""))
 		if v.State.Status != st.wantStatus || v.State.SideBlocks != st.wantIndex || len(last.Items) != int(st.wantIndex) ||
 			last.Items[st.wantIndex-1].Tx.Kind != st.wantKind || sb.Tx.Kind != provenance.KindReport {
 			t.Fatalf("%s: state %+v, side-blocks %d", st.name, v.State, len(last.Items))
 		}
 	}
-	ver := cctest.Decode[provenance.Verification](t, s.Query(s.H1, provenance.Name, "VerifyRequest", "req-1"))
+	ver := cctest.Decode[provenance.Verification](t, s.Query(s.H1, provenance.Name, "VerifyRequest", req1))
 	if !ver.OK {
 		t.Errorf("verification = %+v", ver)
 	}
@@ -287,22 +291,22 @@ func TestMeDShareFlowIsAcceptedAsBuilt(t *testing.T) {
 
 func TestIndexCalls(t *testing.T) {
 	m := cctest.NewMain(t)
-	call := must(txbuild.IndexRecord("main", "rec-1", index.RecordInput{Levels: []index.LevelRef{{Level: "high", SideChain: "side-high", TxID: strings.Repeat("1", 64), Version: 1}}, PolicyVersion: 1}))(t)
+	call := must(txbuild.IndexRecord("main", rec1, index.RecordInput{Levels: []index.LevelRef{{Level: "high", SideChain: "side-high", TxID: strings.Repeat("1", 64), Version: 1}}, PolicyVersion: 1}))(t)
 	res, err := m.L.Submit(m.H1, call.Chaincode, call.Fn, call.Args...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := cctest.Decode[index.RecordEntry](t, res.Payload)
-	if e.RecordID != "rec-1" || e.OwnerMSP != "Hospital1MSP" || len(e.Levels) != 1 || e.Levels[0].TxID != strings.Repeat("1", 64) {
+	if e.RecordID != rec1 || e.OwnerMSP != "Hospital1MSP" || len(e.Levels) != 1 || e.Levels[0].TxID != strings.Repeat("1", 64) {
 		t.Errorf("entry = %+v", e)
 	}
-	user := must(txbuild.NewKey(nil))(t)
-	call = must(txbuild.LogRequest("main", index.RequestInput{RequestID: strings.Repeat("a", 64), Kind: index.KindAccess, RecordID: "rec-1",
-		Requestor: user.Base64(), Outcome: index.OutcomeGranted, Links: []index.Link{{SideChain: "side-high", Chaincode: "ptl", TxID: strings.Repeat("2", 64)}}}))(t)
+	user := txbuild.UserID("x509::CN=dr::CN=ca")
+	call = must(txbuild.LogRequest("main", index.RequestInput{RequestID: strings.Repeat("a", 64), Kind: index.KindAccess, RecordID: rec1,
+		Requestor: user, Outcome: index.OutcomeGranted, Links: []index.Link{{SideChain: "side-high", Chaincode: "ptl", TxID: strings.Repeat("2", 64)}}}))(t)
 	if res, err = m.L.Submit(m.H1, call.Chaincode, call.Fn, call.Args...); err != nil {
 		t.Fatal(err)
 	}
-	if r := cctest.Decode[index.RequestEntry](t, res.Payload); r.Requestor != user.Hash() || r.Outcome != "granted" {
+	if r := cctest.Decode[index.RequestEntry](t, res.Payload); r.Requestor != user || r.Outcome != "granted" {
 		t.Errorf("request entry = %+v", r)
 	}
 }
@@ -321,7 +325,7 @@ func TestRawCID(t *testing.T) {
 func TestBuildersRefuseBadInput(t *testing.T) {
 	k := must(txbuild.NewKey(nil))(t)
 	other := must(txbuild.NewKey(nil))(t)
-	u := must(txbuild.IssueUser(nil, k.Private, must(tag.NewKey(rand.Reader))(t), 1, validFrom, validUntil, "role=doctor"))(t)
+	u := must(txbuild.IssueUser(nil, k.Private, must(tag.NewKey(rand.Reader))(t), "x509::CN=dr::CN=ca", 1, validFrom, validUntil, "role=doctor"))(t)
 	tests := []struct {
 		name string
 		err  error
@@ -330,7 +334,11 @@ func TestBuildersRefuseBadInput(t *testing.T) {
 		{"no signer", second(txbuild.Store(nil, "side-high", txbuild.StoreInput{})), "txbuild: Tx_sto signature: no signer"},
 		{"bad proof time", second(txbuild.Access("side-high", &ptl.Proof{Time: "yesterday"}, time.Now())),
 			`txbuild: proof time: parsing time "yesterday" as "2006-01-02T15:04:05.999999999Z07:00": cannot parse "yesterday" as "2006"`},
-		{"wallet of another key", second(txbuild.NewUser(other, u.Wallet)), "txbuild: user: the credential's subject is not the key"},
+		{"wallet of another key", second(txbuild.NewUser(other, u.Enrolment, u.Wallet)), "txbuild: user: the credential's subject is not the key"},
+		{"no enrolment", second(txbuild.NewUser(u.Key, ptl.Enrolment{}, u.Wallet)), "txbuild: user: the enrolment needs a user id and the attribute authority's signature"},
+		{"enrol a key, not a user id", second(txbuild.Enrol(k, "x509::CN=dr::CN=ca", u.DER)), `txbuild: enrol: "x509::CN=dr::CN=ca" is not a user id (32 lowercase hexadecimal characters)`},
+		{"request without report key", second(txbuild.SignRequest(u, "side-high", txbuild.Request{})), "txbuild: request: no report key: the requestor's client generates one per request"},
+		{"configuration call", second(txbuild.ConfigDefinition(txbuild.Call{Channel: "side-high", Chaincode: "ptl", Fn: "Access"}, "1", 2)), "txbuild: side-high/ptl:Access is not a configuration call (Init with one argument)"},
 		{"undisclosable tag", second(u.Proof(nil, txbuild.ProofInput{Disclose: []tag.Tag{{1}}})), "txbuild: disclose: credential: tag not held: 01000000000000000000000000000000"},
 		{"request without time", second(txbuild.RecordRequest(k, "side-high", &provenance.RequestInput{}, txbuild.Package{})),
 			`txbuild: request time: parsing time "" as "2006-01-02T15:04:05.999999999Z07:00": cannot parse "" as "2006"`},
@@ -350,7 +358,9 @@ func second[T any](_ T, err error) error { return err }
 func TestDefaultInitsMirrorNetworkScript(t *testing.T) {
 	aa := cctest.NewKey(t)
 	nodes := []index.Node{{Name: "node0.hospital1.example", Org: "Hospital1MSP", Address: "127.0.0.1:7051"}}
-	calls := must(txbuild.DefaultInits(aa.DER, nodes, txbuild.DefaultMonitor))(t)
+	side := cctest.NewSide(t, "medium")
+	auditors := side.Auditors()
+	calls := must(txbuild.DefaultInits(aa.DER, nodes, txbuild.DefaultMonitor, auditors))(t)
 	var got []string
 	for _, c := range calls {
 		got = append(got, c.String())
@@ -362,12 +372,13 @@ func TestDefaultInitsMirrorNetworkScript(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("calls = %v, want %v", got, want)
 	}
-	// The configurations scripts/network.sh passes (deploy_default), as
-	// the chaincodes store them.
+	// The configurations scripts/network.sh passes (deploy_default, through
+	// "medshare chaincode init"), as the chaincodes store them.
+	aud := `"auditors":["` + auditors[0] + `"]`
 	wantArgs := map[string]string{
-		"side-medium/storage:Init":    `{"level":"medium"}`,
-		"side-medium/ptl:Init":        `{"level":"medium","aaPublicKey":"` + aa.Base64() + `","minEpoch":0,"defaultMaxProofAge":"","maxClockSkew":"30s","monitor":{"window":"1h","recordThreshold":3,"ownerThreshold":10,"rateLimit":60,"ratePeriod":"1m"}}`,
-		"side-medium/provenance:Init": `{"level":"medium","maxClockSkew":"30s"}`,
+		"side-medium/storage:Init":    `{"level":"medium",` + aud + `}`,
+		"side-medium/ptl:Init":        `{"level":"medium","aaPublicKey":"` + aa.Base64() + `","minEpoch":0,"defaultMaxProofAge":"","maxClockSkew":"30s","monitor":{"window":"1h","recordThreshold":3,"ownerThreshold":10,"rateLimit":60,"ratePeriod":"1m"},` + aud + `}`,
+		"side-medium/provenance:Init": `{"level":"medium","maxClockSkew":"30s",` + aud + `}`,
 	}
 	for _, c := range calls {
 		if w, ok := wantArgs[c.String()]; ok && (len(c.Args) != 1 || c.Args[0] != w) {
@@ -375,19 +386,23 @@ func TestDefaultInitsMirrorNetworkScript(t *testing.T) {
 		}
 	}
 	idx := cctest.Decode[index.Config](t, []byte(calls[0].Args[0]))
-	if len(idx.SideChains) != 3 || idx.SideChains[2].Name != "side-low" || idx.SideChains[2].Level != "low" || !slices.Equal(idx.SideChains[2].Nodes, nodes) {
+	if len(idx.SideChains) != 3 || idx.SideChains[2].Name != "side-low" || idx.SideChains[2].Level != "low" || !slices.Equal(idx.SideChains[2].Nodes, nodes) || !slices.Equal(idx.Auditors, auditors) {
 		t.Errorf("index configuration = %+v", idx)
 	}
-	// Every call is accepted by its chaincode.
-	side := cctest.NewSide(t, "medium")
+	// Every call is accepted by its chaincode, as the init call of the next
+	// definition a majority approves.
 	for _, c := range calls[4:7] {
-		side.Must(side.Admin, c.Chaincode, c.Fn, c.Args...)
+		def := must(txbuild.ConfigDefinition(c, "1", 2))(t)
+		if def.GetName() != c.Chaincode || def.GetSequence() != 2 || def.GetInitFunction() != "Init" || string(def.GetInitArgs()[0]) != c.Args[0] {
+			t.Errorf("definition of %s = %v", c, def)
+		}
+		side.MustConfigure(c.Chaincode, c.Args[0])
 	}
 	if cfg := cctest.Decode[ptl.Config](t, side.Query(side.H1, ptl.Name, "GetConfig")); cfg.DefaultMaxProofAge != "5m" || cfg.Monitor != txbuild.DefaultMonitor {
 		t.Errorf("stored ptl configuration = %+v", cfg)
 	}
 	mc := cctest.NewMain(t)
-	if _, err := mc.L.Submit(mc.Admin, calls[0].Chaincode, calls[0].Fn, calls[0].Args...); err != nil {
+	if err := mc.Configure(calls[0].Chaincode, calls[0].Args[0]); err != nil {
 		t.Errorf("index Init: %v", err)
 	}
 }

@@ -223,9 +223,12 @@ func runChannel(args []string, stdout io.Writer) error {
 }
 
 func runChaincode(args []string, stdout io.Writer) error {
-	verb, args, err := subcommand(args, "approve", "commit", "query")
+	verb, args, err := subcommand(args, "approve", "commit", "query", "init")
 	if err != nil {
 		return err
+	}
+	if verb == "init" {
+		return runChaincodeInit(args, stdout)
 	}
 	fs := flag.NewFlagSet("chaincode "+verb, flag.ContinueOnError)
 	var cf connFlags

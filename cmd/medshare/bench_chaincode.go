@@ -76,7 +76,9 @@ func benchChaincode(args []string, stdout io.Writer) error {
 	doSto, doAcc := strings.Contains(*which, "sto"), strings.Contains(*which, "acc")
 
 	ctx := context.Background()
-	n, cleanup, err := b.startNetwork(ctx, nettest.Options{Chaincodes: []nettest.Chaincode{}})
+	// Hospital 2's auditor, whom the chaincodes' configuration names,
+	// reads the sampled grants back.
+	n, cleanup, err := b.startNetwork(ctx, nettest.Options{Chaincodes: []nettest.Chaincode{}, Users: map[int][]cryptogen.User{1: {{Name: "auditor"}}}})
 	if err != nil {
 		return err
 	}
@@ -260,7 +262,11 @@ func setupChaincodeBench(ctx context.Context, n *nettest.Network, channels []str
 	if err != nil {
 		return nil, fmt.Errorf("bench chaincode: attribute authority key: %w", err)
 	}
-	if err := deployMedshare(ctx, n, aa); err != nil {
+	auditor, err := n.Identity(1, "auditor").LoadSigner()
+	if err != nil {
+		return nil, err
+	}
+	if err := deployMedshare(ctx, n, aa, []string{auditor.ID()}); err != nil {
 		return nil, err
 	}
 	bn := &chaincodeBench{channels: channels, keysSize: keysSize, net: n}
@@ -273,7 +279,7 @@ func setupChaincodeBench(ctx context.Context, n *nettest.Network, channels []str
 			return nil, err
 		}
 	}
-	if bn.auditor, err = n.Gateway(1, 1, "admin"); err != nil {
+	if bn.auditor, err = n.Gateway(1, 1, "auditor"); err != nil {
 		return nil, err
 	}
 	tk, err := tag.NewKey(rand.Reader)
@@ -287,8 +293,11 @@ func setupChaincodeBench(ctx context.Context, n *nettest.Network, channels []str
 		return nil, err
 	}
 	hidden := tree.Hide(tk)
-	for range nUsers {
-		u, err := txbuild.IssueUser(rand.Reader, aa, tk, 1, from, until, benchAttrs...)
+	for i := range nUsers {
+		// Each data user is a person the attribute authority enrolled
+		// (the enrolment binds the user's key to its user id).
+		enrolled := fmt.Sprintf("x509::CN=bench-user-%d,OU=client,O=Hospital2MSP::CN=ca.hospital2.example", i)
+		u, err := txbuild.IssueUser(rand.Reader, aa, tk, enrolled, 1, from, until, benchAttrs...)
 		if err != nil {
 			return nil, err
 		}
@@ -325,7 +334,7 @@ func setupChaincodeBench(ctx context.Context, n *nettest.Network, channels []str
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				rec, err := bn.storeWithPolicy(gws[j.o], bn.owners[j.o], channels[j.c], fmt.Sprintf("acc-%d-%04d", j.o, j.r), pol)
+				rec, err := bn.storeWithPolicy(gws[j.o], bn.owners[j.o], channels[j.c], txbuild.RecordID(bn.owners[j.o].ID(), fmt.Sprintf("acc-%d-%04d", j.o, j.r)), pol)
 				if err != nil {
 					select {
 					case errs <- err:
@@ -362,8 +371,9 @@ func setupChaincodeBench(ctx context.Context, n *nettest.Network, channels []str
 }
 
 // deployMedshare enables the chaincodes with scripts/network.sh's Init
-// configurations.
-func deployMedshare(ctx context.Context, n *nettest.Network, aa *ecdsa.PrivateKey) error {
+// configurations, naming auditors (identities' unique names) as the
+// auditors; every organisation approves each definition.
+func deployMedshare(ctx context.Context, n *nettest.Network, aa *ecdsa.PrivateKey, auditors []string) error {
 	der, err := x509.MarshalPKIXPublicKey(&aa.PublicKey)
 	if err != nil {
 		return err
@@ -372,7 +382,7 @@ func deployMedshare(ctx context.Context, n *nettest.Network, aa *ecdsa.PrivateKe
 	for _, nd := range n.Nodes {
 		nodes = append(nodes, index.Node{Name: nd.ID, Org: nd.Org.MSPID, Address: nd.API})
 	}
-	calls, err := txbuild.DefaultInits(der, nodes, txbuild.DefaultMonitor)
+	calls, err := txbuild.DefaultInits(der, nodes, txbuild.DefaultMonitor, auditors)
 	if err != nil {
 		return err
 	}
@@ -416,11 +426,12 @@ func (bn *chaincodeBench) storeWithPolicy(gw *client.Gateway, owner *identity.Si
 func (bn *chaincodeBench) store(_ context.Context, gw *client.Gateway, ci, _ int) error {
 	j := bn.stoSeq.Add(1)
 	ch := bn.channels[int(j)%len(bn.channels)]
-	id := fmt.Sprintf("sto-%08d", j)
+	owner := bn.owners[ci%benchOrgs]
+	id := txbuild.RecordID(owner.ID(), fmt.Sprintf("sto-%08d", j))
 	keys := make([]byte, bn.keysSize)
 	rand.Read(keys)
 	ct := []byte("ciphertext of " + id)
-	call, err := txbuild.Store(bn.owners[ci%benchOrgs], ch, txbuild.StoreInput{RecordID: id, Version: 1, Address: txbuild.RawCID(ct), Keys: keys, CheckCode: sha256.Sum256(ct)})
+	call, err := txbuild.Store(owner, ch, txbuild.StoreInput{RecordID: id, Version: 1, Address: txbuild.RawCID(ct), Keys: keys, CheckCode: sha256.Sum256(ct)})
 	if err != nil {
 		return err
 	}
@@ -462,7 +473,8 @@ func (bn *chaincodeBench) makeProof(o, j int, now time.Time) proofItem {
 	c, u := j%nc, (j/nc)%nu
 	recs := bn.records[o][c]
 	rec := recs[(j/(nc*nu))%len(recs)]
-	p, err := bn.users[u].Proof(rand.Reader, txbuild.ProofInput{Channel: rec.Channel, RecordID: rec.RecordID, Address: rec.Address, Time: now, Disclosure: bn.disclosures[u]})
+	// Every record's policy is set once: version 1.
+	p, err := bn.users[u].Proof(rand.Reader, txbuild.ProofInput{Channel: rec.Channel, RecordID: rec.RecordID, Address: rec.Address, PolicyVersion: 1, Time: now, Disclosure: bn.disclosures[u]})
 	return proofItem{channel: rec.Channel, proof: p, err: err}
 }
 
@@ -513,7 +525,7 @@ func (bn *chaincodeBench) resetSample() {
 }
 
 // verifySample reads the sampled grants' Tx_acc back through node 1, as
-// hospital 2's administrator, once the channels have converged.
+// hospital 2's auditor, once the channels have converged.
 func (bn *chaincodeBench) verifySample(ctx context.Context) (string, error) {
 	for _, ch := range bn.channels {
 		if _, err := bn.net.WaitConverged(ctx, ch); err != nil {
@@ -532,7 +544,7 @@ func (bn *chaincodeBench) verifySample(ctx context.Context) (string, error) {
 			return "", fmt.Errorf("bench chaincode: granted access %s to %s on %s is not in the ledger read through node 1", g.accessID, g.recordID, g.channel)
 		}
 	}
-	return fmt.Sprintf("%d sampled grants found as Tx_acc through node 1 (Hospital2MSP admin)", len(sample)), nil
+	return fmt.Sprintf("%d sampled grants found as Tx_acc through node 1 (Hospital2MSP auditor)", len(sample)), nil
 }
 
 func (bn *chaincodeBench) findAccess(g grant) (bool, error) {

@@ -39,8 +39,9 @@ type demo struct {
 	gw      *client.Gateway  // through node 0
 	fwd     *identity.Signer // hospital 2's gateway: forwards reports
 	fwdGw   *client.Gateway  // through node 1
-	auditor *client.Gateway  // hospital 2's admin, through node 1: every read-back
-	id      string
+	auditor *client.Gateway  // the research institute's auditor, through node 1: every read-back
+	name    string           // the run's name, demo-<unix time>-<random>
+	id      string           // the record's id: hospital 1's identity hash and name
 	recs    map[string]*storage.Record
 	pols    map[string]*ptl.Policy
 }
@@ -72,16 +73,39 @@ func runDemo(args []string, stdout io.Writer) error {
 	if _, err := rand.Read(suffix[:]); err != nil {
 		return err
 	}
-	id := fmt.Sprintf("demo-%d-%x", time.Now().Unix(), suffix) // unique across runs, even within a second
-	d := &demo{ctx: ctx, out: stdout, id: id, recs: map[string]*storage.Record{}, pols: map[string]*ptl.Policy{}}
+	d := &demo{ctx: ctx, out: stdout, recs: map[string]*storage.Record{}, pols: map[string]*ptl.Policy{}}
 	var err error
 	if d.gw, d.owner, err = connect(*node0, "hospital1", "gateway"); err != nil {
 		return err
 	}
+	// Record ids belong to their owner: hospital 1's start with its
+	// identity hash. The name is unique across runs, even within a second.
+	d.name = fmt.Sprintf("demo-%d-%x", time.Now().Unix(), suffix)
+	d.id = txbuild.RecordID(d.owner.ID(), d.name)
 	if d.fwdGw, d.fwd, err = connect(*node1, "hospital2", "gateway"); err != nil {
 		return err
 	}
-	if d.auditor, _, err = connect(*node1, "hospital2", "admin"); err != nil {
+	// The configuration deploy_default sets names the auditor users of the
+	// crypto material as the auditors: administrators read no audit data.
+	if d.auditor, _, err = connect(*node1, "research", "auditor"); err != nil {
+		return err
+	}
+	// The attribute authority enrols the data users' keys under their
+	// enrolled identities: hospital 2's dr-bob and the research
+	// institute's carol.
+	enrolled := func(org, user string) (string, error) {
+		s, err := identity.Dir(filepath.Join(*cryptoDir, org, "users", user+"@"+org+".example")).LoadSigner()
+		if err != nil {
+			return "", fmt.Errorf("demo: %s of %s: %w", user, org, err)
+		}
+		return s.ID(), nil
+	}
+	bob, err := enrolled("hospital2", "dr-bob")
+	if err != nil {
+		return err
+	}
+	carol, err := enrolled("research", "carol")
+	if err != nil {
 		return err
 	}
 	aa, err := identity.ReadKeyFile(filepath.Join(*cryptoDir, "authority", "key.pem"))
@@ -94,15 +118,15 @@ func runDemo(args []string, stdout io.Writer) error {
 	}
 	now := time.Now()
 	from, until := now.Add(-time.Hour), now.Add(24*time.Hour)
-	doctor, err := txbuild.IssueUser(rand.Reader, aa, tk, 1, from, until, "role=doctor", "specialty=cardiology", "trust>=1", "trust>=2")
+	doctor, err := txbuild.IssueUser(rand.Reader, aa, tk, bob, 1, from, until, "role=doctor", "specialty=cardiology", "trust>=1", "trust>=2")
 	if err != nil {
 		return err
 	}
-	researcher, err := txbuild.IssueUser(rand.Reader, aa, tk, 1, from, until, "role=researcher", "trust>=1")
+	researcher, err := txbuild.IssueUser(rand.Reader, aa, tk, carol, 1, from, until, "role=researcher", "trust>=1")
 	if err != nil {
 		return err
 	}
-	d.printf("Attribute authority issued credentials to a doctor (%s) and a researcher (%s).\n", doctor.Hash(), researcher.Hash())
+	d.printf("Attribute authority enrolled a key and issued credentials to a doctor (user %s) and a researcher (user %s).\n", doctor.ID(), researcher.ID())
 
 	if err := d.store(tk, from, until); err != nil {
 		return err
@@ -237,7 +261,8 @@ func (d *demo) access(who string, u *txbuild.User, level string, p *ptl.Proof) (
 		if p, err = u.ProofFor(rand.Reader, ch, d.pols[level], d.recs[level].Address, time.Now()); err != nil {
 			if errors.Is(err, txbuild.ErrNotSatisfiable) {
 				// Disclose everything held: P-TL must refuse it.
-				p, err = u.Proof(rand.Reader, txbuild.ProofInput{Channel: ch, RecordID: d.id, Address: d.recs[level].Address, Time: time.Now(), Disclose: u.Wallet.Tags()})
+				p, err = u.Proof(rand.Reader, txbuild.ProofInput{Channel: ch, RecordID: d.id, Address: d.recs[level].Address,
+					PolicyVersion: d.pols[level].Version, Time: time.Now(), Disclose: u.Wallet.Tags()})
 			}
 			if err != nil {
 				return nil, err
@@ -325,7 +350,7 @@ func (d *demo) accesses(doctor, researcher *txbuild.User) error {
 		return err
 	}
 	for _, v := range vs.Items {
-		d.printf("   violation on %s read through node 1: user %s, %s (%s)\n", high.Channel, v.User, v.Reason, v.Detail)
+		d.printf("   violation on %s read through node 1: user %s, %s (%s), blamed on the %s\n", high.Channel, v.User, v.Reason, v.Detail, v.Blame)
 	}
 	return nil
 }
@@ -336,19 +361,23 @@ func (d *demo) accesses(doctor, researcher *txbuild.User) error {
 func (d *demo) medshare(doctor *txbuild.User) error {
 	const level = "high"
 	ch := d.recs[level].Channel
-	reqID := d.id + "-req"
+	// Request ids belong to their requestor.
+	reqID := txbuild.RequestID(doctor.ID(), d.name+"-req")
 	d.printf("\n3. MeDShare request → parent block on %s\n", ch)
+	// The doctor's client generates the report key: nobody else can sign
+	// the request's reports.
 	reportKey, err := txbuild.NewKey(rand.Reader)
 	if err != nil {
 		return err
 	}
 	now := time.Now()
-	in, err := txbuild.SignRequest(doctor.Key, ch, txbuild.Request{ID: reqID, RecordIDs: []string{d.id}, Purpose: "second opinion", Time: now.Add(-2 * time.Second)})
+	in, err := txbuild.SignRequest(doctor, ch, txbuild.Request{ID: reqID, RecordIDs: []string{d.id}, Purpose: "second opinion",
+		Time: now.Add(-2 * time.Second), ReportKey: reportKey.DER})
 	if err != nil {
 		return err
 	}
-	pkg := txbuild.Package{Received: now.Add(-time.Second), Processed: now.Add(-time.Second / 2), Sent: now, DataID: reqID + "-pkg",
-		Hash: sha256.Sum256([]byte("encrypted package of " + reqID)), Allowed: []string{provenance.ActionRead}, ReportKey: reportKey.DER}
+	pkg := txbuild.Package{Received: now.Add(-time.Second), Processed: now.Add(-time.Second / 2), Sent: now, DataID: d.name + "-pkg",
+		Hash: sha256.Sum256([]byte("encrypted package of " + reqID)), Allowed: []string{provenance.ActionRead}}
 	call, err := txbuild.RecordRequest(d.owner, ch, in, pkg)
 	if err != nil {
 		return err

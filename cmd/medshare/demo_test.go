@@ -25,8 +25,9 @@ func TestDemo(t *testing.T) {
 	defer cancel()
 	n, err := nettest.Start(ctx, nettest.Options{
 		Bin: bin, Dir: t.TempDir(), Chaincodes: []nettest.Chaincode{}, LogLevel: "warn",
-		// network.sh's identities: each hospital's records gateway.
-		Users: map[int][]cryptogen.User{0: {{Name: "gateway"}}, 1: {{Name: "gateway"}}},
+		// network.sh's identities: each hospital's records gateway, the
+		// enrolled doctor and researcher, the research institute's auditor.
+		Users: map[int][]cryptogen.User{0: {{Name: "gateway"}}, 1: {{Name: "gateway"}, {Name: "dr-bob"}}, 2: {{Name: "carol"}, {Name: "auditor"}}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +37,11 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := deployMedshare(ctx, n, aa); err != nil {
+	auditor, err := n.Identity(2, "auditor").LoadSigner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := deployMedshare(ctx, n, aa, []string{auditor.ID()}); err != nil {
 		t.Fatal(err)
 	}
 	var out strings.Builder
@@ -51,8 +56,9 @@ func TestDemo(t *testing.T) {
 		`side-low +researcher +→ granted`,
 		`side-high +researcher +→ refused: policy_not_met`,
 		`side-high +doctor +→ refused: replay`,
-		`violation on side-high read through node 1: .*policy_not_met`,
-		`parent block demo-\d+-[0-9a-f]+-req`,
+		`violation on side-high read through node 1: .*policy_not_met.*blamed on the user`,
+		`violation on side-high read through node 1: .*replay.*blamed on the submitter`,
+		`parent block [0-9a-f]{32}:demo-\d+-[0-9a-f]+-req`,
 		`report \[copy\] forwarded by hospital 2's gateway → side-block 2`,
 		`side-high +doctor +→ refused: revoked`,
 		`hospital 1 re-grants`,

@@ -41,7 +41,7 @@ func commands() []command {
 		{"node", "run a ledger node", runNode},
 		{"crypto", "generate certificates and keys (crypto generate)", runCrypto},
 		{"channel", "create, join and list channels", runChannel},
-		{"chaincode", "approve, commit and deploy chaincode definitions", runChaincode},
+		{"chaincode", "approve, commit and query chaincode definitions; print the medshare chaincodes' Init arguments", runChaincode},
 		{"tx", "submit or query a chaincode function", runTx},
 		{"status", "show a node's channels, heights, leaders and alerts", runStatus},
 		{"ledger", "verify a node's ledger store (ledger verify)", runLedger},

@@ -135,21 +135,21 @@ func runEnrol(args []string, stdout io.Writer) error {
 	return nil
 }
 
+// saveEnrolment keeps the authority's answer — ABE key, credential wallet
+// and enrolment, all secret — in dir/enrolment.json with mode 0600.
 func saveEnrolment(dir string, e *api.Enrolment) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	for name, b := range map[string][]byte{"key.bin": e.Key, "wallet.bin": e.Wallet} {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
-			return err
-		}
+	raw, err := json.MarshalIndent(e, "", "  ")
+	if err != nil {
+		return err
 	}
-	meta, _ := json.MarshalIndent(struct {
-		Epoch      uint64    `json:"epoch"`
-		Attributes []string  `json:"attributes"`
-		NotAfter   time.Time `json:"notAfter"`
-	}{e.Epoch, e.Attributes, e.NotAfter}, "", "  ")
-	return os.WriteFile(filepath.Join(dir, "enrolment.json"), meta, 0o600)
+	path := filepath.Join(dir, "enrolment.json")
+	if err := os.WriteFile(path+".tmp", raw, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(path+".tmp", path)
 }
 
 // loadReader builds the data user's reader from its identity and wallet.
@@ -162,12 +162,13 @@ func (g *gwFlags) loadReader() (*client.Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	var e api.Enrolment
-	if e.Key, err = os.ReadFile(filepath.Join(g.walletDir(), "key.bin")); err != nil {
-		return nil, fmt.Errorf("no ABE key: run medshare enrol first (%w)", err)
+	raw, err := os.ReadFile(filepath.Join(g.walletDir(), "enrolment.json"))
+	if err != nil {
+		return nil, fmt.Errorf("no ABE key and credential: run medshare enrol first (%w)", err)
 	}
-	if e.Wallet, err = os.ReadFile(filepath.Join(g.walletDir(), "wallet.bin")); err != nil {
-		return nil, fmt.Errorf("no credential: run medshare enrol first (%w)", err)
+	var e api.Enrolment
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return nil, fmt.Errorf("%s: %w", g.walletDir(), err)
 	}
 	u, uk, err := client.UserOf(id, &e)
 	if err != nil {
@@ -365,7 +366,7 @@ func runViolations(args []string, stdout io.Writer) error {
 // runRegrant lifts a user's block on a record.
 func runRegrant(args []string, stdout io.Writer) error {
 	fs, g := gwCommand("regrant")
-	user := fs.String("user", "", "the user's key-hash (as violations list it)")
+	user := fs.String("user", "", "the user's user id (as violations and whoami show it)")
 	scope := fs.String("scope", "record", "record, or owner (all of your records)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -388,7 +389,7 @@ func runRegrant(args []string, stdout io.Writer) error {
 // runRecall re-encrypts a record as a new version and blocks a user.
 func runRecall(args []string, stdout io.Writer) error {
 	fs, g := gwCommand("recall")
-	user := fs.String("user", "", "block this user (key-hash) as recalled")
+	user := fs.String("user", "", "block this user (user id) as recalled")
 	reason := fs.String("reason", "", "why")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -29,6 +29,7 @@ import (
 	"github.com/medshare/medshare/abe/authority"
 	"github.com/medshare/medshare/abe/policy"
 	"github.com/medshare/medshare/abe/tag"
+	"github.com/medshare/medshare/chaincode/txbuild"
 	"github.com/medshare/medshare/gateway/api"
 	"github.com/medshare/medshare/network/identity"
 )
@@ -125,6 +126,8 @@ type Service struct {
 	path     string
 	validity time.Duration
 
+	signer *ecdsa.PrivateKey
+
 	mu    sync.RWMutex
 	auth  *authority.Authority
 	msk   *abe.MasterKey
@@ -143,7 +146,7 @@ func Open(rnd io.Reader, path string, signer *ecdsa.PrivateKey, scheme string, v
 	if validity <= 0 {
 		return nil, errors.New("aa: credential validity must be positive")
 	}
-	s := &Service{path: path, validity: validity}
+	s := &Service{path: path, validity: validity, signer: signer}
 	fi, err := os.Stat(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -268,8 +271,11 @@ func (s *Service) TagKey() (tag.Key, uint64) {
 }
 
 // Issue issues, for the current epoch, an ABE key and a tag credential for
-// attrs to the holder of subject (PKIX DER of its signing key).
-func (s *Service) Issue(rnd io.Reader, subject []byte, attrs []tag.Attribute, now time.Time) (*api.Enrolment, error) {
+// attrs to the holder of subject (PKIX DER of its signing key), and the
+// enrolment binding that key to the user id of its enrolled identity
+// (enrolledID, the identity's unique name): P-TL names users by that id,
+// so every key of one person answers for the same person.
+func (s *Service) Issue(rnd io.Reader, enrolledID string, subject []byte, attrs []tag.Attribute, now time.Time) (*api.Enrolment, error) {
 	if len(attrs) == 0 {
 		return nil, ErrNoAttributes
 	}
@@ -292,7 +298,16 @@ func (s *Service) Issue(rnd io.Reader, subject []byte, attrs []tag.Attribute, no
 	if err != nil {
 		return nil, err
 	}
-	return &api.Enrolment{Epoch: g.Epoch, Key: key, Wallet: w, Attributes: canon, NotBefore: req.NotBefore, NotAfter: req.NotAfter}, nil
+	aaKey, err := txbuild.KeyOf(s.signer)
+	if err != nil {
+		return nil, err
+	}
+	en, err := txbuild.Enrol(aaKey, txbuild.UserID(enrolledID), subject)
+	if err != nil {
+		return nil, err
+	}
+	return &api.Enrolment{Epoch: g.Epoch, Key: key, Wallet: w, Attributes: canon, NotBefore: req.NotBefore, NotAfter: req.NotAfter,
+		User: en.User, Enrolment: en.Signature}, nil
 }
 
 // Rotate moves to the next epoch and saves the state. Users must enrol

@@ -72,7 +72,7 @@ func TestIssueAndOwnerPolicy(t *testing.T) {
 	now := time.Now()
 	userKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	subject, _ := x509.MarshalPKIXPublicKey(&userKey.PublicKey)
-	nurse, err := s.Issue(rand.Reader, subject, []tag.Attribute{{Name: "role", Value: "nurse"}, {Name: "trust", Value: "1"}}, now)
+	nurse, err := s.Issue(rand.Reader, "x509::CN=someone::CN=ca", subject, []tag.Attribute{{Name: "role", Value: "nurse"}, {Name: "trust", Value: "1"}}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestIssueAndOwnerPolicy(t *testing.T) {
 	if err := w.Verify(&signer.PublicKey, now); err != nil {
 		t.Fatalf("credential does not verify under the signing key: %v", err)
 	}
-	custodian, err := s.Issue(rand.Reader, subject, []tag.Attribute{{Name: CustodianAttribute, Value: OrgValue("Hospital1MSP")}}, now)
+	custodian, err := s.Issue(rand.Reader, "x509::CN=someone::CN=ca", subject, []tag.Attribute{{Name: CustodianAttribute, Value: OrgValue("Hospital1MSP")}}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,12 +118,12 @@ func TestIssueAndOwnerPolicy(t *testing.T) {
 		t.Fatalf("nurse key: top %v, err %v; want low only", opened.Top, err)
 	}
 	// Another hospital's custodian opens nothing.
-	other, _ := s.Issue(rand.Reader, subject, []tag.Attribute{{Name: CustodianAttribute, Value: OrgValue("Hospital2MSP")}}, now)
+	other, _ := s.Issue(rand.Reader, "x509::CN=someone::CN=ca", subject, []tag.Attribute{{Name: CustodianAttribute, Value: OrgValue("Hospital2MSP")}}, now)
 	ok, _ := abe.ParseUserKey(other.Key)
 	if _, err := sch.Decrypt(ok, ct, []byte("rec#v1")); !errors.Is(err, abe.ErrNotAuthorized) {
 		t.Fatalf("another custodian: err = %v, want not authorised", err)
 	}
-	if _, err := s.Issue(rand.Reader, subject, nil, now); !errors.Is(err, ErrNoAttributes) {
+	if _, err := s.Issue(rand.Reader, "x509::CN=someone::CN=ca", subject, nil, now); !errors.Is(err, ErrNoAttributes) {
 		t.Fatalf("no attributes: err = %v", err)
 	}
 }

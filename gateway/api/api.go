@@ -80,8 +80,13 @@ type Principal struct {
 	ID   string `json:"id"`
 	// Attributes are the certificate's attributes.
 	Attributes map[string]string `json:"attributes,omitempty"`
-	// Gateway is the MSP this gateway serves.
-	Gateway string `json:"gateway"`
+	// Gateway is the MSP this gateway serves; RecordPrefix starts the ids
+	// of the records it creates (ids are scoped to their owner).
+	Gateway      string `json:"gateway"`
+	RecordPrefix string `json:"recordPrefix"`
+	// User is the caller's user id: how P-TL names it in decisions,
+	// violations and blocks.
+	User string `json:"user"`
 }
 
 // AttributeSpec describes one attribute of the authority's schema.
@@ -130,6 +135,11 @@ type Enrolment struct {
 	// Key is abe.UserKey.MarshalBinary; Wallet credential.Wallet.MarshalBinary.
 	Key    []byte `json:"key"`
 	Wallet []byte `json:"wallet"`
+	// User is the user id P-TL knows the caller by (the identity hash of
+	// its enrolled identity); Enrolment the authority's signature binding
+	// the key to it (ptl.Enrolment).
+	User      string `json:"user"`
+	Enrolment []byte `json:"enrolment"`
 	// Attributes are the canonical attributes certified (epoch included).
 	Attributes []string  `json:"attributes"`
 	NotBefore  time.Time `json:"notBefore"`
@@ -313,7 +323,7 @@ type ViolationPage struct {
 	Bookmark string      `json:"bookmark"`
 }
 
-// RegrantRequest lifts a block: the user's key-hash (or base64 PKIX key),
+// RegrantRequest lifts a block: the user's user id (as violations list it),
 // and the scope: "record" (this record) or "owner" (every record of the
 // owner). Levels default to every level the record holds.
 type RegrantRequest struct {

@@ -109,7 +109,7 @@ func (r *Reader) owner(rec *api.Record) (*Client, error) {
 // proof builds the user's proof for a level: the tags the policy needs, or
 // with probe the tags it holds that the policy names.
 func (r *Reader) proof(lv *api.Level, probe bool) (*ptl.Proof, bool, error) {
-	pol := &ptl.Policy{RecordID: lv.RecordID}
+	pol := &ptl.Policy{RecordID: lv.RecordID, Version: lv.PolicyVersion}
 	pol.HiddenPolicy = lv.HiddenPolicy
 	p, err := r.User.ProofFor(rand.Reader, lv.Channel, pol, lv.Address, r.now())
 	if err == nil {
@@ -132,7 +132,8 @@ func (r *Reader) proof(lv *api.Level, probe bool) (*ptl.Proof, bool, error) {
 	if len(named) == 0 {
 		return nil, false, txbuild.ErrNotSatisfiable
 	}
-	p, err = r.User.Proof(rand.Reader, txbuild.ProofInput{Channel: lv.Channel, RecordID: lv.RecordID, Address: lv.Address, Time: r.now(), Disclose: named})
+	p, err = r.User.Proof(rand.Reader, txbuild.ProofInput{Channel: lv.Channel, RecordID: lv.RecordID, PolicyVersion: lv.PolicyVersion,
+		Address: lv.Address, Time: r.now(), Disclose: named})
 	return p, false, err
 }
 
@@ -290,7 +291,7 @@ func UserOf(id *Identity, e *api.Enrolment) (*txbuild.User, *abe.UserKey, error)
 	if err != nil {
 		return nil, nil, err
 	}
-	u, err := txbuild.NewUser(k, w)
+	u, err := txbuild.NewUser(k, ptl.Enrolment{User: e.User, Signature: e.Enrolment}, w)
 	if err != nil {
 		return nil, nil, fmt.Errorf("client: the credential is not for this identity: %w", err)
 	}

@@ -280,7 +280,7 @@ func TestGatewaysEndToEnd(t *testing.T) {
 		waitPinned(t, ctx, e.sys.Kubo[1].APIAddr(), lv.Address)
 	}
 	nurseReader := e.reader(0, "nurse")
-	rc, err := op.Recall(ctx, ids[recalled], &api.RecallRequest{User: nurseReader.User.Hash(), Reason: "end of the shift"})
+	rc, err := op.Recall(ctx, ids[recalled], &api.RecallRequest{User: nurseReader.User.ID(), Reason: "end of the shift"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,17 @@ const (
 // Plaintexts that are not well-formed or do not belong to one document are
 // refused with an error matching ErrInvalidLevels.
 func Assemble(opened [policy.NumLevels][]byte) ([]byte, error) {
-	lim := DefaultLimits()
+	return AssembleWithLimits(opened, DefaultLimits())
+}
+
+// AssembleWithLimits is Assemble for documents graded under other Limits
+// (pass the grading gateway's): each level may be at most twice MaxBytes,
+// elements at most MaxDepth deep, and all levels together at most MaxValues
+// elements.
+func AssembleWithLimits(opened [policy.NumLevels][]byte, lim Limits) ([]byte, error) {
+	if err := lim.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidLevels, err)
+	}
 	var levels []*decodedLevel
 	var openedMask uint8
 	kind := ""
@@ -340,10 +350,10 @@ func finishObject(s *schema, n *node, t *ftype, isResource bool, depth int) erro
 		}
 		v := n.vals[i]
 		vals := []*node{v}
-		if v.kind == kArray {
-			if !f.repeated {
-				return fmt.Errorf("%w: array for a single element", ErrInvalidLevels)
-			}
+		if (v.kind == kArray) != f.repeated {
+			return fmt.Errorf("%w: %q: array and single value mixed up", ErrInvalidLevels, truncate(k, 40))
+		}
+		if f.repeated {
 			if allNull(v) {
 				n.keys = append(n.keys[:i], n.keys[i+1:]...)
 				n.vals = append(n.vals[:i], n.vals[i+1:]...)
@@ -353,6 +363,16 @@ func finishObject(s *schema, n *node, t *ftype, isResource bool, depth int) erro
 			vals = v.vals
 		}
 		for _, e := range vals {
+			// Kinds are checked (values are not: they were checked when
+			// graded, and the levels are authenticated by the gateway's AEAD),
+			// so that the fix-ups below never meet a value of the wrong shape.
+			wantObject := f.primExt || f.typ.kind != tPrimitive
+			if e.kind == kNull && f.repeated && f.typ.kind == tPrimitive {
+				continue
+			}
+			if (e.kind == kObject) != wantObject || e.kind == kArray {
+				return fmt.Errorf("%w: %q: value of the wrong kind", ErrInvalidLevels, truncate(k, 40))
+			}
 			if e.kind != kObject {
 				continue
 			}

@@ -28,6 +28,7 @@ func TestHostileDocuments(t *testing.T) {
 		{"trailing data", `{"a":1} {"b":2}`, "", "data after the top-level value", false},
 		{"top-level array", `[1,2]`, "", "must be a JSON object", false},
 		{"top-level string", `"x"`, "", "must be a JSON object", false},
+		{"empty document", `{}`, "", "the document is empty", false},
 		{"duplicate key", `{"resourceType":"Patient","gender":"male","gender":"female"}`, "", "duplicate key", false},
 		{"duplicate key in plain JSON", `{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"a":10}`, "", "duplicate key", false},
 		{"non-UTF-8", "{\"resourceType\":\"Patient\",\"gender\":\"\xff\"}", "", "UTF-8", false},
@@ -154,6 +155,8 @@ func TestHostileLevels(t *testing.T) {
 		{"same element twice", [3][]byte{lo, nil, swap(hi, `"el":[[`, `"el":[[1,0,"resourceType","Patient"],[`)}},
 		{"kind does not match", [3][]byte{swap(lo, `"kind":"Patient"`, `"kind":"Observation"`), nil, nil}},
 		{"unknown element", [3][]byte{swap(lo, `"gender"`, `"sex"`), nil, nil}},
+		{"object element as a string", [3][]byte{swap(lo, `"gender","female"`, `"meta","female"`), nil, nil}},
+		{"array element as a single value", [3][]byte{lo, nil, swap(hi, `"name",0,`, `"name",`)}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -165,5 +168,15 @@ func TestHostileLevels(t *testing.T) {
 	}
 	if out, err := Assemble([3][]byte{}); out != nil || err != nil {
 		t.Fatalf("no level: got %s, %v", out, err)
+	}
+	// Levels over the reader's limits are refused, not decoded.
+	if _, err := AssembleWithLimits(gr.Levels, Limits{MaxBytes: 1 << 20, MaxDepth: 64, MaxValues: 3}); !errors.Is(err, ErrInvalidLevels) {
+		t.Fatalf("over MaxValues: %v", err)
+	}
+	if _, err := AssembleWithLimits(gr.Levels, Limits{MaxBytes: 16, MaxDepth: 64, MaxValues: 1000}); !errors.Is(err, ErrInvalidLevels) {
+		t.Fatalf("over MaxBytes: %v", err)
+	}
+	if _, err := AssembleWithLimits(gr.Levels, Limits{}); !errors.Is(err, ErrInvalidLevels) {
+		t.Fatalf("zero limits: %v", err)
 	}
 }

@@ -94,6 +94,7 @@ type parser struct {
 	lim   parseLimits
 	nodes int
 	err   *parseError
+	slab  []node // nodes are allocated in chunks: fewer, larger allocations
 }
 
 // parseJSON parses one JSON value filling the whole input.
@@ -141,7 +142,13 @@ func (p *parser) newNode(k kind) *node {
 	if p.nodes > p.lim.maxNodes {
 		return p.failLimit("too many JSON values (limit " + strconv.Itoa(p.lim.maxNodes) + ")")
 	}
-	return &node{kind: k}
+	if len(p.slab) == 0 {
+		p.slab = make([]node, 256)
+	}
+	n := &p.slab[0]
+	p.slab = p.slab[1:]
+	n.kind = k
+	return n
 }
 
 func (p *parser) value(depth int) *node {
@@ -418,20 +425,32 @@ func (p *parser) object(depth int) *node {
 		}
 		n.keys = append(n.keys, k)
 		n.vals = append(n.vals, v)
-		p.skipWS()
-		if p.pos >= len(p.data) {
-			return p.fail("unexpected end of input")
-		}
-		switch p.data[p.pos] {
-		case ',':
-			p.pos++
-		case '}':
-			p.pos++
+		if more, ok := p.sep('}'); !ok {
+			return nil
+		} else if !more {
 			return n
-		default:
-			return p.fail("expected ',' or '}'")
 		}
 	}
+}
+
+// sep reads what follows a member of an object or array: ',' (more
+// members) or the closing bracket.
+func (p *parser) sep(close byte) (more, ok bool) {
+	p.skipWS()
+	if p.pos >= len(p.data) {
+		p.fail("unexpected end of input")
+		return false, false
+	}
+	switch p.data[p.pos] {
+	case ',':
+		p.pos++
+		return true, true
+	case close:
+		p.pos++
+		return false, true
+	}
+	p.fail("expected ',' or '" + string(close) + "'")
+	return false, false
 }
 
 func (p *parser) array(depth int) *node {
@@ -452,18 +471,10 @@ func (p *parser) array(depth int) *node {
 			return nil
 		}
 		n.vals = append(n.vals, v)
-		p.skipWS()
-		if p.pos >= len(p.data) {
-			return p.fail("unexpected end of input")
-		}
-		switch p.data[p.pos] {
-		case ',':
-			p.pos++
-		case ']':
-			p.pos++
+		if more, ok := p.sep(']'); !ok {
+			return nil
+		} else if !more {
 			return n
-		default:
-			return p.fail("expected ',' or ']'")
 		}
 	}
 }

@@ -240,3 +240,39 @@ func TestFilterExample(t *testing.T) {
 	}
 	validateR4(t, got)
 }
+
+// TestConcurrentGrade: a Grader is shared by the gateway's handlers.
+func TestConcurrentGrade(t *testing.T) {
+	g := defaultGrader(t)
+	docs := [][]byte{[]byte(fuzzSeeds[0]), []byte(fuzzSeeds[1]), []byte(fuzzSeeds[6]), readFile(t, syntheaFiles(t)[5])}
+	want := make([]*Graded, len(docs))
+	for i, d := range docs {
+		gr, err := g.Grade(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[i] = gr
+	}
+	errs := make(chan error, 8)
+	for w := 0; w < 8; w++ {
+		go func(w int) {
+			for i := 0; i < 4; i++ {
+				d := (w + i) % len(docs)
+				gr, err := g.Grade(docs[d])
+				if err == nil && (gr.Counts != want[d].Counts || !bytes.Equal(gr.Levels[0], want[d].Levels[0])) {
+					err = fmt.Errorf("doc %d graded differently", d)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}(w)
+	}
+	for w := 0; w < 8; w++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

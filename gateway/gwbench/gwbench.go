@@ -289,6 +289,7 @@ type bench struct {
 	owners  []*client.Client // hospital 1's gateway, as each doctor
 	readers []*client.Client // hospital 2's gateway, as each doctor
 	ids     []string         // records with a policy: queried and accessed
+	prefix  string           // hospital 1's record ids start with it
 	levels  map[string]*api.Level
 }
 
@@ -297,6 +298,11 @@ func (b *bench) setup(users int) error {
 	if b.op, err = b.sys.Client(0, 0, "operator"); err != nil {
 		return err
 	}
+	who, err := b.op.Whoami(b.ctx)
+	if err != nil {
+		return err
+	}
+	b.prefix = who.RecordPrefix
 	now := time.Now().UTC()
 	b.terms = &api.Access{NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), MaxProofAge: "10m"}
 	raw, err := b.op.AuthorityParams(b.ctx)
@@ -342,7 +348,7 @@ func (b *bench) setup(users int) error {
 	}
 	b.levels = map[string]*api.Level{}
 	for i := range 64 {
-		id := fmt.Sprintf("json.bench%02d%s", i, randHex(6))
+		id := b.prefix + fmt.Sprintf("json.bench%02d%s", i, randHex(6))
 		up, err := b.sealer.Seal(id, rp, [3][]byte{[]byte(`{"observation":"bench"}`)})
 		if err != nil {
 			return err
@@ -382,7 +388,7 @@ func (b *bench) sealedUploads(n int) ([]*api.SealedUpload, error) {
 	payload := []byte(`{"observation":"` + strings.Repeat("x", 1000) + `"}`)
 	var out []*api.SealedUpload
 	for range n {
-		id := "json.sealed" + randHex(10)
+		id := b.prefix + "json.sealed" + randHex(10)
 		up, err := b.sealer.Seal(id, rp, [3][]byte{payload})
 		if err != nil {
 			return nil, err
@@ -407,7 +413,7 @@ func (b *bench) proofs(n int) ([]proofItem, error) {
 	for i := range n {
 		id := b.ids[i%len(b.ids)]
 		lv := b.levels[id]
-		pol := &ptl.Policy{RecordID: id}
+		pol := &ptl.Policy{RecordID: id, Version: lv.PolicyVersion}
 		pol.HiddenPolicy = lv.HiddenPolicy
 		p, err := b.users[i%len(b.users)].ProofFor(rand.Reader, lv.Channel, pol, lv.Address, now)
 		if err != nil {

@@ -54,6 +54,9 @@ type Options struct {
 	Users map[int][]cryptogen.User
 	// Monitor is P-TL's monitoring (default txbuild.DefaultMonitor).
 	Monitor *ptl.Monitor
+	// Auditors are users (of Users) the contracts' configurations name as
+	// auditors.
+	Auditors []UserRef
 	// LogLevel of the nodes and gateways (default warn).
 	LogLevel string
 	// NodeEnv and GatewayEnv add environment variables to those processes
@@ -61,6 +64,12 @@ type Options struct {
 	NodeEnv, GatewayEnv []string
 	// Configure adjusts gateway i's configuration before it starts.
 	Configure func(i int, c *gateway.Config)
+}
+
+// UserRef names a user of an organisation (by index).
+type UserRef struct {
+	Org  int
+	Name string
 }
 
 // System is a running system.
@@ -123,7 +132,15 @@ func (s *System) deploy(ctx context.Context) error {
 	if s.Opts.Monitor != nil {
 		mon = *s.Opts.Monitor
 	}
-	inits, err := txbuild.DefaultInits(aaDER, nodes, mon)
+	var auditors []string
+	for _, a := range s.Opts.Auditors {
+		sg, err := s.Net.Identity(a.Org, a.Name).LoadSigner()
+		if err != nil {
+			return err
+		}
+		auditors = append(auditors, sg.ID())
+	}
+	inits, err := txbuild.DefaultInits(aaDER, nodes, mon, auditors)
 	if err != nil {
 		return err
 	}

@@ -181,7 +181,9 @@ func checkCID(cid string) error {
 }
 
 // Add adds data as one object (CIDv1, raw leaves), pins it, and returns its
-// CID. On an error nothing new is pinned.
+// CID. When it fails, nothing new is pinned — unless the deadline ended the
+// call while kubo was still adding, and kubo finished after all; AddTx
+// cleans that case up.
 func (c *Client) Add(ctx context.Context, data []byte) (string, error) {
 	return c.add(ctx, data, true)
 }

@@ -4,9 +4,11 @@
 // the side chains index, and the data user's CLI to fetch ciphertext.
 //
 //	c, err := ipfs.New("127.0.0.1:5001", ipfs.WithTimeout(30*time.Second), ipfs.WithMaxObjectSize(64<<20))
-//	cid, undo, err := c.AddTx(ctx, ciphertext) // added and pinned
+//	cid, commit, undo, err := c.AddTx(ctx, ciphertext) // added and pinned
 //	if err := submitTxSto(cid); err != nil {
 //		undo(ctx) // a failed upload leaves nothing pinned
+//	} else {
+//		commit()
 //	}
 //	data, err := c.Cat(ctx, cid) // checkCode is the caller's to verify
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	gocid "github.com/ipfs/go-cid"
 	mh "github.com/multiformats/go-multihash"
@@ -90,10 +91,15 @@ func (c *Client) pinIfNew(ctx context.Context, cid string, data []byte, known bo
 		return false, err
 	}
 	if !known {
-		return true, c.Pin(ctx, cid)
+		if err := c.Pin(ctx, cid); err != nil {
+			c.cleanUp(ctx, cid)
+			return false, err
+		}
+		return true, nil
 	}
 	got, err := c.Add(ctx, data)
 	if err != nil {
+		c.cleanUp(ctx, cid)
 		return false, err
 	}
 	if got != cid {
@@ -103,6 +109,17 @@ func (c *Client) pinIfNew(ctx context.Context, cid string, data []byte, known bo
 		return false, fmt.Errorf("ipfs: add: kubo gave %s for an object whose raw CID is %s", got, cid)
 	}
 	return true, nil
+}
+
+// cleanUp unpins cid after a pin or add that failed without a definite
+// answer (the deadline ended it while kubo was working: kubo may still pin).
+// The object was not pinned before (pinIfNew asked), so the pin, if any, is
+// the transaction's. It is best effort: with kubo down there is nothing to
+// undo.
+func (c *Client) cleanUp(ctx context.Context, cid string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	c.Unpin(ctx, cid)
 }
 
 // ChunkSize is the chunk size objects are added with: an object of at most

@@ -59,12 +59,22 @@ func (n fakeNetwork) ChaincodeEvents(ctx context.Context, cc string, opts ...cli
 		defer close(out)
 		sent := 0
 		for {
+			select { // a cut stream delivers nothing more, whatever else is ready
+			case <-cut:
+				return
+			default:
+			}
 			l.mu.Lock()
 			evs := l.events[n.ch]
 			l.mu.Unlock()
 			for ; sent < len(evs); sent++ {
 				if evs[sent].BlockNumber < req.GetStartBlock() || evs[sent].ChaincodeName != cc {
 					continue
+				}
+				select {
+				case <-cut:
+					return
+				default:
 				}
 				select {
 				case out <- evs[sent]:
@@ -262,6 +272,7 @@ func TestPinsWhatTheSideChainsIndexAndResumes(t *testing.T) {
 	// A restart resumes each stream where it was: side-low from block 6.
 	f2, _ := running(t, l, k, config(t, state))
 	eventually(t, "c is pinned", func() bool { return k.isPinned(c) })
+	eventually(t, "the restarted follower is idle", func() bool { return f2.Status().Pending == 0 })
 	eventually(t, "three streams connected", func() bool { return f2.Status().Check(time.Minute) == nil })
 	for ch, want := range map[string]uint64{"side-high": 3, "side-low": 6, "side-medium": 0} {
 		starts := l.startsOf(ch)
@@ -368,6 +379,7 @@ func TestHostileEvents(t *testing.T) {
 	f, _ := running(t, l, k, config(t, filepath.Join(t.TempDir(), "state.json")))
 	eventually(t, "fine is pinned", func() bool { return k.isPinned(fine) })
 	eventually(t, "two refused", func() bool { return f.Status().Refused == 2 })
+	eventually(t, "the follower is idle", func() bool { return f.Status().Pending == 0 })
 	st := f.Status()
 	if k.isPinned(huge) || st.BadEvents != 2 || st.Pending != 0 {
 		t.Fatalf("huge pinned %v, status %+v", k.isPinned(huge), st)

@@ -174,6 +174,7 @@ func TestReplicationOnTheNetwork(t *testing.T) {
 			t.Fatal(err)
 		}
 		eventually(t, "hospital 2 pins rec-3", pinnedAt(1, cid3))
+		eventually(t, "the follower is idle", func() bool { return f2.Status().Pending == 0 })
 		if st := f2.Status(); st.Pinned != 1 || st.AlreadyPinned > 2 {
 			t.Errorf("the resumed follower pinned %d and found %d pinned; want rec-3 only, and little read again", st.Pinned, st.AlreadyPinned)
 		}

@@ -7,6 +7,9 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/multiformats/go-multiaddr"
 )
 
 // Datastores a repository can be created with (kubo's init profiles).
@@ -110,6 +113,15 @@ func (c *Config) Validate() error {
 	for i, p := range c.Peers {
 		if p.ID == "" || len(p.Addrs) == 0 {
 			errs = append(errs, fmt.Errorf("peers[%d]: an ID and at least one address are required", i))
+			continue
+		}
+		if _, err := peer.Decode(p.ID); err != nil {
+			errs = append(errs, fmt.Errorf("peers[%d]: %q is not a peer ID", i, p.ID))
+		}
+		for _, a := range p.Addrs {
+			if _, err := multiaddr.NewMultiaddr(a); err != nil {
+				errs = append(errs, fmt.Errorf("peers[%d]: %q is not a multiaddr", i, a))
+			}
 		}
 	}
 	if c.StartTimeout <= 0 || c.StopTimeout <= 0 {

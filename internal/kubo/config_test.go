@@ -80,6 +80,10 @@ func TestConfigValidate(t *testing.T) {
 		{"no port", func(c *Config) { c.API = "127.0.0.1" }, `api: "127.0.0.1" is not host:port`},
 		{"unknown datastore", func(c *Config) { c.Datastore = "badgerds" }, `datastore: "badgerds" is neither`},
 		{"peer without address", func(c *Config) { c.Peers = []Peer{{ID: "12D3Koo"}} }, "peers[0]: an ID and at least one address are required"},
+		{"bad peer ID", func(c *Config) { c.Peers = []Peer{{ID: "12D3Koo", Addrs: []string{"/ip4/127.0.0.1/tcp/1"}}} }, `peers[0]: "12D3Koo" is not a peer ID`},
+		{"bad peer address", func(c *Config) {
+			c.Peers = []Peer{{ID: "12D3KooWABCLVQWeCTxjfqKsSEvYbTAWKdrW21x2Awo1CRmt4a96", Addrs: []string{"127.0.0.1:4001"}}}
+		}, `peers[0]: "127.0.0.1:4001" is not a multiaddr`},
 		{"zero timeout", func(c *Config) { c.StartTimeout = 0 }, "startTimeout and stopTimeout must be positive"},
 	}
 	for _, tc := range tests {

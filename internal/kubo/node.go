@@ -173,7 +173,12 @@ func (n *Node) Peer() Peer {
 // SetPeers replaces the daemon's Peering.Peers (its own entry, if there, is
 // left out). It takes effect at the next Start.
 func (n *Node) SetPeers(peers []Peer) error {
-	n.cfg.Peers = slices.DeleteFunc(slices.Clone(peers), func(p Peer) bool { return p.ID == n.id })
+	cfg := n.cfg
+	cfg.Peers = slices.DeleteFunc(slices.Clone(peers), func(p Peer) bool { return p.ID == n.id })
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	n.cfg = cfg
 	return n.writeConfig()
 }
 

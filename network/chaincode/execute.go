@@ -46,6 +46,9 @@ type Invocation struct {
 	// chaincode defined earlier in the same transaction is callable). Nil
 	// disables InvokeChaincode.
 	Resolve func(view state.Reader, name string) (Invoker, bool)
+	// Members is the channel's membership, which chaincode reads with
+	// ChannelMembers; nil when the ledger does not provide it.
+	Members Members
 }
 
 // Result is the outcome of a chaincode call.

@@ -202,6 +202,7 @@ func (e *Executor) run(a *Authentic, view state.Reader, hist state.HistoryReader
 		Creator:   a.Creator,
 		ReadOnly:  readOnly,
 		Resolve:   e.resolve,
+		Members:   e.cfg.Membership(),
 	}
 	res := chaincode.Execute(cc, inv, view, hist)
 	if res.Err != nil {

@@ -228,3 +228,38 @@ func Count(name string, n, min, max int) error {
 	}
 	return nil
 }
+
+// ScopeLen is the length of the scope prefix of a scoped id: an identity
+// hash (32 lowercase hexadecimal characters) and ":".
+const ScopeLen = 33
+
+// ScopedID checks an id that belongs to whoever's identity hash it starts
+// with: "<scope>:<name>", the scope being 32 lowercase hexadecimal
+// characters and the whole id an ID. Record ids are scoped to their owner
+// and MeDShare request ids to their requestor, so that nobody can take, by
+// storing it first, an id another party is about to use. whose says whose
+// hash scope is, for the messages ("the caller", "the requestor").
+func ScopedID(name, id, scope, whose string) error {
+	if err := ID(name, id); err != nil {
+		return err
+	}
+	if len(id) <= ScopeLen || id[ScopeLen-1] != ':' || !isHex32(id[:ScopeLen-1]) {
+		return ccerr.Invalid(name, "must be \"<scope>:<name>\": the identity hash of %s (32 lowercase hexadecimal characters), \":\" and 1..%d characters of %s", whose, MaxIDLen-ScopeLen, idChars)
+	}
+	if id[:ScopeLen-1] != scope {
+		return ccerr.Forbidden(name, "belongs to identity hash %s; ids of %s start with %s:", id[:ScopeLen-1], whose, scope)
+	}
+	return nil
+}
+
+func isHex32(s string) bool {
+	if len(s) != ScopeLen-1 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}

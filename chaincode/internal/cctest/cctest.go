@@ -6,6 +6,8 @@
 package cctest
 
 import (
+	"google.golang.org/protobuf/proto"
+
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
@@ -28,6 +30,8 @@ import (
 	"github.com/medshare/medshare/network/chaincode"
 	"github.com/medshare/medshare/network/chaincode/chaincodetest"
 	"github.com/medshare/medshare/network/identity"
+	"github.com/medshare/medshare/network/lifecycle"
+	"github.com/medshare/medshare/network/pb"
 )
 
 // B64 is standard base64.
@@ -112,57 +116,160 @@ func Deploy(t testing.TB, l *chaincodetest.Ledger, name string, build func() (*c
 	return cc
 }
 
+// Orgs are the MSP ids of the test channels' three organisations.
+var Orgs = []string{"Hospital1MSP", "Hospital2MSP", "ResearchMSP"}
+
+// Consortium is what Side and Main share: an in-memory channel of three
+// organisations with the lifecycle deployed, its membership, and the
+// organisations' administrators.
+type Consortium struct {
+	T testing.TB
+	L *chaincodetest.Ledger
+	// Org1..Org3 are Hospital1MSP, Hospital2MSP and ResearchMSP; Admin,
+	// Admin2 and Admin3 their administrators.
+	Org1, Org2, Org3      *chaincodetest.Org
+	Admin, Admin2, Admin3 *identity.Signer
+}
+
+// NewConsortium returns a channel of the three organisations with the
+// lifecycle deployed and nothing else.
+func NewConsortium(t testing.TB, name string) Consortium {
+	t.Helper()
+	c := Consortium{T: t, L: chaincodetest.New(name)}
+	c.Org1, c.Org2, c.Org3 = chaincodetest.NewOrg(t, Orgs[0]), chaincodetest.NewOrg(t, Orgs[1]), chaincodetest.NewOrg(t, Orgs[2])
+	var msps []*identity.MSP
+	for _, o := range []*chaincodetest.Org{c.Org1, c.Org2, c.Org3} {
+		msp, err := identity.NewMSP(o.CA.MSPID(), o.CA.Certificate())
+		if err != nil {
+			t.Fatal(err)
+		}
+		msps = append(msps, msp)
+	}
+	members, err := identity.NewMembership(msps...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.L.SetMembers(members)
+	c.L.Deploy(lifecycle.Name, lifecycle.New(members.IDs, func(string) bool { return true }))
+	c.Admin, c.Admin2, c.Admin3 = c.Org1.Admin(t, "admin1"), c.Org2.Admin(t, "admin2"), c.Org3.Admin(t, "admin3")
+	return c
+}
+
+// Configure runs config (a JSON string, or a value to marshal) as the Init
+// of chaincode cc through the lifecycle, as a channel's organisations do: a
+// definition with the next sequence is approved by each of approvers (the
+// channel's admins; Admin and Admin2, a majority, when none are given) and
+// committed by the first. It returns the commit's error.
+func (c *Consortium) Configure(cc string, config any, approvers ...*identity.Signer) error {
+	c.T.Helper()
+	raw, ok := config.(string)
+	if !ok {
+		raw = JSON(c.T, config)
+	}
+	if len(approvers) == 0 {
+		approvers = []*identity.Signer{c.Admin, c.Admin2}
+	}
+	seq := uint64(1)
+	if b, err := c.L.Evaluate(approvers[0], lifecycle.Name, lifecycle.FnQueryCommitted, cc); err == nil {
+		def := new(pb.ChaincodeDefinition)
+		if err := proto.Unmarshal(b, def); err != nil {
+			c.T.Fatal(err)
+		}
+		seq = def.GetSequence() + 1
+	}
+	def, err := lifecycle.EncodeDefinition(&pb.ChaincodeDefinition{Name: cc, Version: "1", Sequence: seq, InitFunction: "Init", InitArgs: [][]byte{[]byte(raw)}})
+	if err != nil {
+		c.T.Fatal(err)
+	}
+	for _, a := range approvers {
+		if _, err := c.L.SubmitBytes(a, lifecycle.Name, lifecycle.FnApprove, def); err != nil {
+			return err
+		}
+	}
+	_, err = c.L.Submit(approvers[0], lifecycle.Name, lifecycle.FnCommit, cc)
+	return err
+}
+
+// MustConfigure is Configure that must succeed.
+func (c *Consortium) MustConfigure(cc string, config any, approvers ...*identity.Signer) {
+	c.T.Helper()
+	if err := c.Configure(cc, config, approvers...); err != nil {
+		c.T.Fatalf("configure %s: %v", cc, err)
+	}
+}
+
+// H1ID and H2ID are the unique names of the hospitals' gateways in every
+// fixture (their certificates' names are fixed), so their record ids are
+// constants: H1Rec and H2Rec.
+const (
+	H1ID = "x509::CN=gateway.hospital1,OU=client,O=Hospital1MSP::CN=ca.Hospital1MSP,O=Hospital1MSP"
+	H2ID = "x509::CN=gateway.hospital2,OU=client,O=Hospital2MSP::CN=ca.Hospital2MSP,O=Hospital2MSP"
+)
+
+// H1Rec is hospital 1's record id name.
+func H1Rec(name string) string { return txbuild.RecordID(H1ID, name) }
+
+// H2Rec is hospital 2's record id name.
+func H2Rec(name string) string { return txbuild.RecordID(H2ID, name) }
+
+// RecordID returns owner's record id name ("<identity hash>:<name>").
+func RecordID(owner *identity.Signer, name string) string { return txbuild.RecordID(owner.ID(), name) }
+
 // Side is a side channel with storage, ptl and provenance deployed and
-// initialised.
+// configured by a majority of its organisations.
 type Side struct {
-	T       testing.TB
-	L       *chaincodetest.Ledger
+	Consortium
 	Channel string
 	Level   string
-	// Admin is the channel admin; H1 and H2 the hospitals' gateways (data
-	// owners); Auditor a client with medshare.auditor=true; Doctor a
-	// client of hospital 1 who owns nothing.
-	Admin, H1, H2, Auditor, Doctor *identity.Signer
-	Org1, Org2                     *chaincodetest.Org
+	// H1 and H2 are the hospitals' gateways (data owners); Auditor a
+	// client of hospital 2 that the configurations name as auditor;
+	// Doctor a client of hospital 1 who owns nothing.
+	H1, H2, Auditor, Doctor *identity.Signer
 	// AA is the attribute authority's credential key; TagKey its tag key.
 	AA     *Key
 	TagKey tag.Key
 	// CC are the deployed chaincode instances, by name.
 	CC map[string]*chaincode.Chaincode
+
+	users int
 }
+
+// Auditors are the configurations' auditors.
+func (s *Side) Auditors() []string { return []string{s.Auditor.ID()} }
 
 // PTLConfig is the default P-TL configuration for a side: monitoring with
 // record threshold 3, owner threshold 5, rate 10 per minute.
 func (s *Side) PTLConfig() ptl.Config {
 	return ptl.Config{Level: s.Level, AAPublicKey: B64(s.AA.DER), DefaultMaxProofAge: "5m", MaxClockSkew: "30s",
-		Monitor: ptl.Monitor{Window: "1h", RecordThreshold: 3, OwnerThreshold: 5, RateLimit: 10, RatePeriod: "1m"}}
+		Monitor:  ptl.Monitor{Window: "1h", RecordThreshold: 3, OwnerThreshold: 5, RateLimit: 10, RatePeriod: "1m"},
+		Auditors: s.Auditors()}
 }
 
-// NewSide deploys and initialises the three side chaincodes on channel
-// "side-<level>".
+// NewSide deploys the three side chaincodes on channel "side-<level>" and
+// configures them through the lifecycle.
 func NewSide(t testing.TB, level string) *Side {
 	t.Helper()
-	s := &Side{T: t, Level: level, Channel: "side-" + level}
-	s.L = chaincodetest.New(s.Channel)
+	s := &Side{Consortium: NewConsortium(t, "side-"+level), Channel: "side-" + level, Level: level}
 	s.CC = map[string]*chaincode.Chaincode{
 		storage.Name:    Deploy(t, s.L, storage.Name, storage.New),
 		ptl.Name:        Deploy(t, s.L, ptl.Name, ptl.New),
 		provenance.Name: Deploy(t, s.L, provenance.Name, provenance.New),
 	}
-	s.Org1, s.Org2 = chaincodetest.NewOrg(t, "Hospital1MSP"), chaincodetest.NewOrg(t, "Hospital2MSP")
-	s.Admin = s.Org1.Admin(t, "admin1")
 	s.H1 = s.Org1.Client(t, "gateway.hospital1", nil)
 	s.H2 = s.Org2.Client(t, "gateway.hospital2", nil)
-	s.Auditor = s.Org2.Client(t, "auditor", map[string]string{"medshare.auditor": "true"})
+	if s.H1.ID() != H1ID || s.H2.ID() != H2ID {
+		t.Fatalf("the gateways' names changed: %s, %s", s.H1.ID(), s.H2.ID())
+	}
+	s.Auditor = s.Org2.Client(t, "auditor", nil)
 	s.Doctor = s.Org1.Client(t, "dr-bob", nil)
 	s.AA = NewKey(t)
 	var err error
 	if s.TagKey, err = tag.NewKey(rand.Reader); err != nil {
 		t.Fatal(err)
 	}
-	s.Must(s.Admin, storage.Name, "Init", fmt.Sprintf(`{"level":%q}`, level))
-	s.Must(s.Admin, ptl.Name, "Init", JSON(t, s.PTLConfig()))
-	s.Must(s.Admin, provenance.Name, "Init", fmt.Sprintf(`{"level":%q}`, level))
+	s.MustConfigure(storage.Name, storage.Config{Level: level, Auditors: s.Auditors()})
+	s.MustConfigure(ptl.Name, s.PTLConfig())
+	s.MustConfigure(provenance.Name, provenance.Config{Level: level, Auditors: s.Auditors()})
 	return s
 }
 
@@ -246,31 +353,77 @@ func (s *Side) SetPolicy(owner *identity.Signer, recordID string, p ptl.PolicyIn
 	s.Must(owner, ptl.Name, "SetPolicy", recordID, JSON(s.T, p))
 }
 
-// User is a data user: a key and the AA credential wallet for it.
+// User is a data user: its enrolled identity (a client certificate of
+// hospital 2), a key, the attribute authority's enrolment of that key and
+// the AA credential wallet for it.
 type User struct {
 	*Key
-	Wallet *credential.Wallet
+	Identity  *identity.Signer
+	Enrolment ptl.Enrolment
+	Wallet    *credential.Wallet
 }
 
-// NewUser issues a user a credential for attrs, valid 2025–2030, epoch 1.
+// ID is the user id: the identity hash of the user's enrolled identity.
+func (u *User) ID() string { return u.Enrolment.User }
+
+// UserIdentity is the unique name of the n-th person NewUser (or
+// NewUserWith) enrols on a Side: client "user-n" of Hospital2MSP. Names are
+// fixed, so user ids — and the ids of their MeDShare requests — are
+// constants.
+func UserIdentity(n int) string {
+	return fmt.Sprintf("x509::CN=user-%d,OU=client,O=Hospital2MSP::CN=ca.Hospital2MSP,O=Hospital2MSP", n)
+}
+
+// UserRequest is request name of the n-th person NewUser enrols.
+func UserRequest(n int, name string) string {
+	return txbuild.RequestID(txbuild.UserID(UserIdentity(n)), name)
+}
+
+// NewUser enrols a new person (a new client identity) and issues a key and
+// a credential for attrs, valid 2025–2030, epoch 1.
 func (s *Side) NewUser(attrs ...string) *User {
 	s.T.Helper()
-	return s.NewUserWith(s.AA, 1, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), attrs...)
+	s.users++
+	id := s.Org2.Client(s.T, fmt.Sprintf("user-%d", s.users), nil)
+	return s.NewKeyFor(id, s.AA, 1, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), attrs...)
 }
 
-// NewUserWith issues a credential with the given AA key, epoch and window.
+// NewUserWith enrols a new person and issues a key and a credential with
+// the given AA key (which also signs the enrolment), epoch and window.
 func (s *Side) NewUserWith(aa *Key, epoch uint64, nb, na time.Time, attrs ...string) *User {
 	s.T.Helper()
+	s.users++
+	return s.NewKeyFor(s.Org2.Client(s.T, fmt.Sprintf("user-%d", s.users), nil), aa, epoch, nb, na, attrs...)
+}
+
+// SecondKey gives the person of u a new key, enrolled under the same user
+// id, with a credential for attrs: what the AA does when a user asks for
+// another key.
+func (s *Side) SecondKey(u *User, attrs ...string) *User {
+	s.T.Helper()
+	return s.NewKeyFor(u.Identity, s.AA, 1, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), attrs...)
+}
+
+// NewKeyFor issues the enrolled identity id a new key, its enrolment and a
+// credential, all signed by aa.
+func (s *Side) NewKeyFor(id *identity.Signer, aa *Key, epoch uint64, nb, na time.Time, attrs ...string) *User {
+	s.T.Helper()
 	k := NewKey(s.T)
+	e, err := txbuild.Enrol(aa.Key, txbuild.UserID(id.ID()), k.DER)
+	if err != nil {
+		s.T.Fatal(err)
+	}
 	w, err := credential.Issue(rand.Reader, aa.Private, k.DER, epoch, nb, na, s.Tags(attrs...))
 	if err != nil {
 		s.T.Fatal(err)
 	}
-	return &User{Key: k, Wallet: w}
+	return &User{Key: k, Identity: id, Enrolment: e, Wallet: w}
 }
 
 // TxUser is the user as package txbuild takes it.
-func (u *User) TxUser() *txbuild.User { return &txbuild.User{Key: u.Key.Key, Wallet: u.Wallet} }
+func (u *User) TxUser() *txbuild.User {
+	return &txbuild.User{Key: u.Key.Key, Enrolment: u.Enrolment, Wallet: u.Wallet}
+}
 
 // Disclose returns the encoded disclosure of attrs.
 func (s *Side) Disclose(u *User, attrs ...string) []byte {
@@ -282,17 +435,17 @@ func (s *Side) Disclose(u *User, attrs ...string) []byte {
 	return b
 }
 
-// NewProof returns a signed proof by u for rec at the ledger's time,
-// disclosing attrs, with a fresh nonce. edit, if set, changes the proof
-// before it is signed.
+// NewProof returns a signed proof by u for rec at the ledger's time, for
+// its current policy version, disclosing attrs, with a fresh nonce. edit,
+// if set, changes the proof before it is signed.
 func (s *Side) NewProof(u *User, rec *storage.Record, attrs []string, edit func(*ptl.Proof)) ptl.Proof {
 	s.T.Helper()
 	nonce := make([]byte, 16)
 	if _, err := rand.Read(nonce); err != nil {
 		s.T.Fatal(err)
 	}
-	p := ptl.Proof{RecordID: rec.RecordID, Time: s.L.Now().Format(time.RFC3339Nano), Key: u.DER, Address: rec.Address,
-		Nonce: nonce, Disclosure: s.Disclose(u, attrs...)}
+	p := ptl.Proof{RecordID: rec.RecordID, PolicyVersion: s.PolicyVersion(rec.RecordID), Time: s.L.Now().Format(time.RFC3339Nano),
+		Key: u.DER, User: u.ID(), Enrolment: u.Enrolment.Signature, Address: rec.Address, Nonce: nonce, Disclosure: s.Disclose(u, attrs...)}
 	if edit != nil {
 		edit(&p)
 	}
@@ -300,6 +453,21 @@ func (s *Side) NewProof(u *User, rec *storage.Record, attrs []string, edit func(
 		s.T.Fatal(err)
 	}
 	return p
+}
+
+// PolicyVersion is the current version of a record's policy (1 when it has
+// none yet).
+// It reads the world state directly, so that it runs no transaction.
+func (s *Side) PolicyVersion(recordID string) uint64 {
+	k, err := chaincode.CreateCompositeKey("policy", []string{recordID})
+	if err != nil {
+		s.T.Fatal(err)
+	}
+	b, err := s.L.Store().Get(ptl.Name, k)
+	if err != nil || b == nil {
+		return 1
+	}
+	return Decode[ptl.Policy](s.T, b).Version
 }
 
 // AccessArgs returns the Access arguments for proof p, with the owner's
@@ -319,34 +487,36 @@ func (s *Side) Access(owner *identity.Signer, p ptl.Proof) *ptl.Decision {
 	return Decode[ptl.Decision](s.T, s.Must(owner, ptl.Name, "Access", s.AccessArgs(p)...))
 }
 
-// Main is the main channel with the index deployed and initialised.
+// Main is the main channel with the index deployed and configured by a
+// majority of its organisations.
 type Main struct {
-	T             testing.TB
-	L             *chaincodetest.Ledger
-	Admin, H1, H2 *identity.Signer
-	Auditor       *identity.Signer
-	Org1, Org2    *chaincodetest.Org
+	Consortium
+	// H1 and H2 are the hospitals' gateways; Auditor a client of hospital 2
+	// the configuration names as auditor.
+	H1, H2, Auditor *identity.Signer
+	// Chains are the side chains the configuration registers.
+	Chains []index.SideChain
+}
+
+// Config is the index configuration NewMain sets.
+func (m *Main) Config() index.Config {
+	return index.Config{SideChains: m.Chains, Auditors: []string{m.Auditor.ID()}}
 }
 
 // NewMain deploys the index on channel "main" and registers the three side
 // chains.
 func NewMain(t testing.TB) *Main {
 	t.Helper()
-	m := &Main{T: t, L: chaincodetest.New("main")}
+	m := &Main{Consortium: NewConsortium(t, "main")}
 	Deploy(t, m.L, index.Name, index.New)
-	m.Org1, m.Org2 = chaincodetest.NewOrg(t, "Hospital1MSP"), chaincodetest.NewOrg(t, "Hospital2MSP")
-	m.Admin = m.Org1.Admin(t, "admin1")
 	m.H1 = m.Org1.Client(t, "gateway.hospital1", nil)
 	m.H2 = m.Org2.Client(t, "gateway.hospital2", nil)
-	m.Auditor = m.Org2.Client(t, "auditor", map[string]string{"medshare.auditor": "true"})
-	var chains []index.SideChain
+	m.Auditor = m.Org2.Client(t, "auditor", nil)
 	for i, l := range []string{"high", "medium", "low"} {
-		chains = append(chains, index.SideChain{Name: "side-" + l, Channel: "side-" + l, Level: l,
+		m.Chains = append(m.Chains, index.SideChain{Name: "side-" + l, Channel: "side-" + l, Level: l,
 			Nodes: []index.Node{{Name: "node0.hospital1", Org: "Hospital1MSP", Address: fmt.Sprintf("127.0.0.1:%d", 7051+i)}}})
 	}
-	if _, err := m.L.Submit(m.Admin, index.Name, "Init", JSON(t, index.Config{SideChains: chains})); err != nil {
-		t.Fatal(err)
-	}
+	m.MustConfigure(index.Name, m.Config())
 	return m
 }
 

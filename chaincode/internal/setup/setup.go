@@ -1,18 +1,33 @@
 // Package setup implements the Init function every medshare chaincode has:
-// the channel admin configures the chaincode once, in the deploy transaction,
-// with one JSON argument, may later update that configuration, and every
-// other function refuses to run until it exists.
+// the chaincode's configuration, one JSON argument, which every other
+// function refuses to run without.
+//
+// The configuration is governed as Fabric governs chaincode definitions: it
+// is set, and changed, only by the init call of a chaincode definition that
+// a majority of the channel's organisations approved and an administrator
+// committed through the lifecycle ("_lifecycle"). Init checks, against the
+// committed definition, that it runs as that definition's init call, with
+// exactly its argument, and that the definition's sequence was not applied
+// before; a direct Init call by any one administrator is refused. The
+// lifecycle keeps each organisation's approval on chain, and the chaincode
+// the sequence it applied.
 package setup
 
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/medshare/medshare/chaincode/ccerr"
 	"github.com/medshare/medshare/chaincode/internal/caller"
 	"github.com/medshare/medshare/network/chaincode"
+	"github.com/medshare/medshare/network/lifecycle"
+	"github.com/medshare/medshare/network/pb"
 )
 
 // EventConfigured is the event Init emits; its payload is the stored
@@ -22,12 +37,32 @@ const EventConfigured = "Configured"
 // MaxConfigLen bounds the Init argument.
 const MaxConfigLen = 64 << 10
 
-// stateKey is the composite key holding the configuration: composite keys
-// never appear in simple-key range queries.
-var stateKey = func() string {
-	k, _ := chaincode.CreateCompositeKey("config", nil)
+// InitFunction is the name of the init function a chaincode definition must
+// call to configure a medshare chaincode.
+const InitFunction = "Init"
+
+// stateKey is the composite key holding the configuration, and appliedKey
+// the one holding the Applied record: composite keys never appear in
+// simple-key range queries.
+var (
+	stateKey   = compositeKey("config")
+	appliedKey = compositeKey("config~applied")
+)
+
+func compositeKey(obj string) string {
+	k, _ := chaincode.CreateCompositeKey(obj, nil)
 	return k
-}()
+}
+
+// Applied records which committed chaincode definition set the current
+// configuration.
+type Applied struct {
+	// Sequence is the definition's lifecycle sequence.
+	Sequence uint64 `json:"sequence"`
+	// TxID and At are the committing transaction and its time.
+	TxID string    `json:"txID"`
+	At   time.Time `json:"at"`
+}
 
 // Config loads, checks and stores the configuration T of one chaincode
 // instance. Check validates a configuration and fills its derived,
@@ -50,9 +85,12 @@ type Config[T any] struct {
 	cached *T
 }
 
-// Init stores the configuration raw (a JSON object) for the channel. Only a
-// channel admin may call it; a second call updates the configuration. It
-// returns the stored configuration.
+// Init stores the configuration raw (a JSON object) for the channel. It
+// runs only as the init call of a committed chaincode definition (see the
+// package comment): the lifecycle's Commit, once a majority of the channel's
+// organisations approved a definition carrying raw, calls it — first in the
+// deploy transaction, later to change the configuration. It returns the
+// stored configuration.
 func (c *Config[T]) Init(ctx chaincode.TransactionContext, raw string) (*T, error) {
 	who, err := caller.Of(ctx)
 	if err != nil {
@@ -72,6 +110,10 @@ func (c *Config[T]) Init(ctx chaincode.TransactionContext, raw string) (*T, erro
 		return nil, err
 	}
 	stub := ctx.GetStub()
+	applied, err := c.governed(stub, raw)
+	if err != nil {
+		return nil, err
+	}
 	if c.Update != nil {
 		prev, err := stub.GetState(stateKey)
 		if err != nil {
@@ -94,10 +136,68 @@ func (c *Config[T]) Init(ctx chaincode.TransactionContext, raw string) (*T, erro
 	if err := stub.PutState(stateKey, stored); err != nil {
 		return nil, err
 	}
+	b, err := json.Marshal(applied)
+	if err != nil {
+		return nil, err
+	}
+	if err := stub.PutState(appliedKey, b); err != nil {
+		return nil, err
+	}
 	if err := stub.SetEvent(EventConfigured, stored); err != nil {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// governed checks that this Init call is the init call of the chaincode's
+// committed definition, with exactly raw as its argument, and that the
+// definition's sequence is newer than the one that set the current
+// configuration. It returns the record to store.
+func (c *Config[T]) governed(stub chaincode.Stub, raw string) (*Applied, error) {
+	out, err := stub.InvokeChaincode(lifecycle.Name, [][]byte{[]byte(lifecycle.FnQueryCommitted), []byte(c.Name)}, "")
+	if err != nil {
+		return nil, ccerr.Forbidden("caller", "%s is configured only through the chaincode lifecycle, by a definition a majority of the channel's organisations approved: %v", c.Name, err)
+	}
+	def := new(pb.ChaincodeDefinition)
+	if err := proto.Unmarshal(out, def); err != nil {
+		return nil, fmt.Errorf("%s: the committed chaincode definition is unreadable: %w", c.Name, err)
+	}
+	if def.GetInitFunction() != InitFunction || len(def.GetInitArgs()) != 1 || string(def.GetInitArgs()[0]) != raw {
+		return nil, ccerr.Forbidden("config", "is not the init argument of %s's committed definition (sequence %d); after deployment the configuration changes only through a new definition whose init call %s carries it, approved by a majority of the channel's organisations and committed through the lifecycle", c.Name, def.GetSequence(), InitFunction)
+	}
+	var prev Applied
+	if b, err := stub.GetState(appliedKey); err != nil {
+		return nil, err
+	} else if b != nil {
+		if err := json.Unmarshal(b, &prev); err != nil {
+			return nil, fmt.Errorf("%s: the applied configuration record is unreadable: %w", c.Name, err)
+		}
+	}
+	if def.GetSequence() <= prev.Sequence {
+		return nil, ccerr.Forbidden("config", "the committed definition of %s (sequence %d) was already applied; a change needs a new definition approved by a majority of the channel's organisations", c.Name, def.GetSequence())
+	}
+	now, err := stub.GetTxTimestamp()
+	if err != nil {
+		return nil, err
+	}
+	return &Applied{Sequence: def.GetSequence(), TxID: stub.GetTxID(), At: now}, nil
+}
+
+// Applied returns the record of the committed definition that set the
+// current configuration, or an ErrNotInitialised refusal before Init.
+func (c *Config[T]) Applied(ctx chaincode.TransactionContext) (*Applied, error) {
+	b, err := ctx.GetStub().GetState(appliedKey)
+	if err != nil {
+		return nil, err
+	}
+	if b == nil {
+		return nil, ccerr.NotInitialised(c.Name)
+	}
+	var a Applied
+	if err := json.Unmarshal(b, &a); err != nil {
+		return nil, fmt.Errorf("%s: the applied configuration record is unreadable: %w", c.Name, err)
+	}
+	return &a, nil
 }
 
 // Load returns the channel's configuration, or an ErrNotInitialised refusal

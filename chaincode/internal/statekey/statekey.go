@@ -7,11 +7,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/medshare/medshare/chaincode/ccerr"
-	"github.com/medshare/medshare/chaincode/internal/arg"
 )
 
 // HashLen is the length of a Hash16 string.
@@ -25,11 +23,17 @@ func Hash16(b []byte) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// User returns the key-hash of a data user's public key (PKIX DER).
-func User(bpk []byte) string { return Hash16(bpk) }
+// Key returns the key-hash of a public key (PKIX DER).
+func Key(der []byte) string { return Hash16(der) }
 
-// Owner returns the key-hash of an identity's unique name ("x509::…").
-func Owner(id string) string { return Hash16([]byte(id)) }
+// Identity returns the identity hash of an identity's unique name
+// ("x509::<subject>::<issuer>"). It names records' owners in state keys,
+// and it is a data user's user id: the attribute authority binds a user's
+// keys to the identity hash of the identity it enrolled.
+func Identity(id string) string { return Hash16([]byte(id)) }
+
+// Owner is Identity: the hash of a record owner's identity.
+func Owner(id string) string { return Identity(id) }
 
 // Time renders t as 20 decimal digits of Unix nanoseconds, so that keys sort
 // in time order. Times before 1970 render as zero.
@@ -41,18 +45,26 @@ func Time(t time.Time) string {
 	return fmt.Sprintf("%020d", ns)
 }
 
-// UserRef resolves a user argument given either as the 32-hexadecimal-digit
-// key-hash the chaincodes list, or as the base64 PKIX DER public key itself.
-// It returns the key-hash, and the key when it was given.
-func UserRef(name, s string) (hash string, key []byte, err error) {
-	if len(s) == HashLen {
-		if _, err := hex.DecodeString(s); err == nil && s == strings.ToLower(s) {
-			return s, nil, nil
+// IsHash reports whether s has the form of a Hash16: 32 lowercase
+// hexadecimal characters.
+func IsHash(s string) bool {
+	if len(s) != HashLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
 		}
 	}
-	der, _, err := arg.PublicKeyBase64(name, s)
-	if err != nil {
-		return "", nil, ccerr.Invalid(name, "must be a user's key-hash (32 lowercase hexadecimal characters) or base64 PKIX DER ECDSA P-256 public key")
+	return true
+}
+
+// UserID checks a user argument: a user id, the identity hash of the
+// enrolled identity the attribute authority bound the user's keys to (32
+// lowercase hexadecimal characters).
+func UserID(name, s string) error {
+	if !IsHash(s) {
+		return ccerr.Invalid(name, "must be a user id: the identity hash of the user's enrolled identity, 32 lowercase hexadecimal characters")
 	}
-	return User(der), der, nil
+	return nil
 }

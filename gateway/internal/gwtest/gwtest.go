@@ -108,8 +108,8 @@ func New(t testing.TB) *Consortium {
 		t.Fatal(err)
 	}
 	aaDER, _ := x509.MarshalPKIXPublicKey(&c.AAKey.PublicKey)
-	admin := c.Member(H1, "admin", identity.RoleAdmin, nil)
-	c.Ledger = memledger.New(t, admin.Signer, aaDER)
+	admins := []*identity.Signer{c.Member(H1, "admin", identity.RoleAdmin, nil).Signer, c.Member(H2, "admin", identity.RoleAdmin, nil).Signer}
+	c.Ledger = memledger.New(t, c.Members, admins, aaDER, nil)
 	c.Swarm = NewSwarm()
 	if c.AA, err = aa.Open(rand.Reader, t.TempDir()+"/aa.json", c.AAKey, abe.MSC, 24*time.Hour); err != nil {
 		t.Fatal(err)

@@ -24,6 +24,7 @@ import (
 	"github.com/medshare/medshare/network/chaincode"
 	"github.com/medshare/medshare/network/chaincode/chaincodetest"
 	"github.com/medshare/medshare/network/identity"
+	"github.com/medshare/medshare/network/lifecycle"
 )
 
 // Network is the four in-memory channels.
@@ -35,9 +36,12 @@ type Network struct {
 	calls []txbuild.Call
 }
 
-// New deploys and initialises the contracts, as admin (a channel admin),
-// with aaKey the attribute authority's credential key (PKIX DER).
-func New(t testing.TB, admin *identity.Signer, aaKey []byte) *Network {
+// New deploys the contracts and configures them through the lifecycle, as
+// the channels' organisations do: admins (a majority of members'
+// organisations) approve each definition and the first commits it. aaKey
+// is the attribute authority's credential key (PKIX DER); auditors are the
+// identities (unique names) the configurations let read all audit data.
+func New(t testing.TB, members *identity.Membership, admins []*identity.Signer, aaKey []byte, auditors []string) *Network {
 	t.Helper()
 	n := &Network{ledgers: map[string]*chaincodetest.Ledger{}}
 	build := map[string]func() (*chaincode.Chaincode, error){
@@ -46,6 +50,10 @@ func New(t testing.TB, admin *identity.Signer, aaKey []byte) *Network {
 	n.ledgers[txbuild.MainChannel] = chaincodetest.New(txbuild.MainChannel)
 	for _, sc := range txbuild.SideChannels {
 		n.ledgers[sc.Channel] = chaincodetest.New(sc.Channel)
+	}
+	for _, l := range n.ledgers {
+		l.SetMembers(members)
+		l.Deploy(lifecycle.Name, lifecycle.New(members.IDs, func(string) bool { return true }))
 	}
 	deploy := func(ch, name string) {
 		cc, err := build[name]()
@@ -60,15 +68,28 @@ func New(t testing.TB, admin *identity.Signer, aaKey []byte) *Network {
 			deploy(sc.Channel, name)
 		}
 	}
-	inits, err := txbuild.DefaultInits(aaKey, nil, txbuild.DefaultMonitor)
+	inits, err := txbuild.DefaultInits(aaKey, nil, txbuild.DefaultMonitor, auditors)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range inits {
 		l := n.ledgers[c.Channel]
 		l.SetTime(time.Now())
-		if _, err := l.Submit(admin, c.Chaincode, c.Fn, c.Args...); err != nil {
-			t.Fatalf("memledger: %s: %v", c, err)
+		def, err := txbuild.ConfigDefinition(c, "1", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := lifecycle.EncodeDefinition(def)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range admins {
+			if _, err := l.SubmitBytes(a, lifecycle.Name, lifecycle.FnApprove, raw); err != nil {
+				t.Fatalf("memledger: approve %s: %v", c, err)
+			}
+		}
+		if _, err := l.Submit(admins[0], lifecycle.Name, lifecycle.FnCommit, c.Chaincode); err != nil {
+			t.Fatalf("memledger: commit %s: %v", c, err)
 		}
 	}
 	return n

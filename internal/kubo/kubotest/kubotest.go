@@ -3,7 +3,8 @@
 // repositories in the test's temporary directory, stopped at cleanup.
 //
 // Without the ipfs binary (make kubo) a test is skipped, except in CI
-// (CI=true), where it fails: CI must run what it claims to.
+// (CI=true), where it fails: CI must run what it claims to. Under -short
+// (make unit) the tests that start daemons are skipped.
 package kubotest
 
 import (
@@ -22,8 +23,13 @@ import (
 
 // Binary returns the ipfs binary (kubo.FindBinary). When there is none it
 // skips the test, or fails it when the CI environment variable is true.
+//
+// Under -short (make unit: the tests that start no processes) it skips.
 func Binary(tb testing.TB) string {
 	tb.Helper()
+	if testing.Short() {
+		tb.Skip("starts kubo daemons: not with -short")
+	}
 	bin, err := kubo.FindBinary()
 	if err != nil {
 		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {

@@ -36,6 +36,7 @@ type Ledger struct {
 	now       time.Time
 	seq       uint64
 	events    []chaincode.Event
+	members   chaincode.Members
 }
 
 // New returns an empty ledger for the named channel. Its clock starts at
@@ -54,6 +55,14 @@ func (l *Ledger) Deploy(name string, cc chaincode.Invoker) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.chaincode[name] = cc
+}
+
+// SetMembers sets the channel membership chaincode reads with
+// chaincode.ChannelMembers (none by default).
+func (l *Ledger) SetMembers(m chaincode.Members) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.members = m
 }
 
 // Now is the time the next transaction will carry.
@@ -149,6 +158,7 @@ func (l *Ledger) run(creator *identity.Signer, name, fn string, args [][]byte, r
 			c, ok := l.chaincode[n]
 			return c, ok
 		},
+		Members: l.members,
 	}
 	res := chaincode.Execute(cc, inv, l.store, l.store)
 	if res.Err != nil {
