@@ -1,10 +1,13 @@
 package gateway
 
 import (
+	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/medshare/medshare/chaincode/txbuild"
@@ -17,8 +20,11 @@ import (
 //
 //   - admin: the certificate's OrganizationalUnit is "admin" (the MSP's
 //     administrator role);
-//   - auditor: a client certificate with medshare.auditor=true (the
-//     attribute the contracts check) or medshare.role=auditor;
+//   - auditor: a client certificate with medshare.auditor=true or
+//     medshare.role=auditor, whose identity the consortium's configuration
+//     (the index's auditors on main, approved by a majority of the
+//     organisations) names as an auditor — an organisation's own CA cannot
+//     make an auditor by itself (the server checks this part);
 //   - owner, user, authority: a client certificate with medshare.role set
 //     to that value (data owner: a hospital's operators and its gateway;
 //     data user: doctors, nurses, researchers; attribute authority
@@ -149,4 +155,33 @@ func (a Access) allows(p *Principal, gatewayMSP string) (status int, why string)
 		return 403, fmt.Sprintf("this route is for %s's own callers; %s's go through their own gateway", gatewayMSP, p.ID.MSPID())
 	}
 	return 0, ""
+}
+
+// auditorCache holds the consortium's auditors (the index configuration's
+// auditors on main) for a short time.
+type auditorCache struct {
+	mu      sync.Mutex
+	ids     []string
+	fetched time.Time
+}
+
+// auditorsTTL is how long the auditors list is reused.
+const auditorsTTL = 30 * time.Second
+
+// isAuditor reports whether the consortium's configuration names id as an
+// auditor. When the ledger cannot be read and nothing is cached, it answers
+// no: the auditor role fails closed.
+func (s *Server) isAuditor(ctx context.Context, id string) bool {
+	a := &s.auditors
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.fetched.IsZero() || time.Since(a.fetched) > auditorsTTL {
+		ids, err := s.chain.Auditors(ctx)
+		if err != nil {
+			s.log.Warn("cannot read the consortium's auditors", "err", err)
+		} else {
+			a.ids, a.fetched = ids, time.Now()
+		}
+	}
+	return slices.Contains(a.ids, id)
 }

@@ -78,11 +78,12 @@ type Server struct {
 	engine *gin.Engine
 	log    *slog.Logger
 
-	journal *journal
-	bg      sync.WaitGroup
-	logQ    chan accessLogEntry
-	stop    chan struct{}
-	stopped sync.Once
+	journal  *journal
+	auditors auditorCache
+	bg       sync.WaitGroup
+	logQ     chan accessLogEntry
+	stop     chan struct{}
+	stopped  sync.Once
 }
 
 // New builds a gateway from a validated configuration and its
@@ -245,6 +246,9 @@ func (s *Server) authn(c *gin.Context) {
 		if err != nil {
 			c.Set("authError", err)
 		} else {
+			if p.Role == RoleAuditor && !s.isAuditor(c.Request.Context(), p.ID.ID()) {
+				p.Role = "" // an organisation's CA claims it; the consortium did not approve it
+			}
 			c.Set("principal", p)
 		}
 	}

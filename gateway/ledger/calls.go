@@ -88,6 +88,19 @@ func (c *Chain) PutRecord(ctx context.Context, recordID string, in index.RecordI
 	return submit[index.RecordEntry](ctx, c.L, call)
 }
 
+// Auditors returns the identities (unique names) the index's
+// configuration on main names as auditors: approved by a majority of the
+// organisations, it decides who may read all audit data.
+func (c *Chain) Auditors(ctx context.Context) ([]string, error) {
+	cfg, err := evaluate[struct {
+		Auditors []string `json:"auditors"`
+	}](ctx, c.L, txbuild.Call{Channel: c.main(), Chaincode: index.Name, Fn: "GetConfig"})
+	if err != nil {
+		return nil, err
+	}
+	return cfg.Auditors, nil
+}
+
 // LogRequest logs an access on main.
 func (c *Chain) LogRequest(ctx context.Context, in index.RequestInput) (string, error) {
 	call, err := txbuild.LogRequest(c.main(), in)

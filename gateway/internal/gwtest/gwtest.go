@@ -68,6 +68,8 @@ type Consortium struct {
 	// Check, when set, sees every response a Client gets (the OpenAPI
 	// conformance test validates them).
 	Check func(req *http.Request, resp *http.Response, body []byte)
+	// Auditor is the auditor the contracts' configuration names.
+	Auditor *Member
 	// Log holds every gateway's log lines, at debug level.
 	Log      *SyncBuffer
 	Servers  map[string]*gateway.Server
@@ -109,7 +111,8 @@ func New(t testing.TB) *Consortium {
 	}
 	aaDER, _ := x509.MarshalPKIXPublicKey(&c.AAKey.PublicKey)
 	admins := []*identity.Signer{c.Member(H1, "admin", identity.RoleAdmin, nil).Signer, c.Member(H2, "admin", identity.RoleAdmin, nil).Signer}
-	c.Ledger = memledger.New(t, c.Members, admins, aaDER, nil)
+	c.Auditor = c.Member(RI, "auditor", identity.RoleClient, map[string]string{gateway.AuditorAttribute: "true"})
+	c.Ledger = memledger.New(t, c.Members, admins, aaDER, []string{c.Auditor.Signer.ID()})
 	c.Swarm = NewSwarm()
 	if c.AA, err = aa.Open(rand.Reader, t.TempDir()+"/aa.json", c.AAKey, abe.MSC, 24*time.Hour); err != nil {
 		t.Fatal(err)
