@@ -6,7 +6,7 @@ GO       ?= go
 BIN      := bin/medshare
 FUZZTIME ?= 30s
 
-.PHONY: all build kubo run down test unit compose-test fuzz bench bench-ledger bench-chaincode bench-abe proto image clean help
+.PHONY: all build kubo run down test unit compose-test fuzz bench bench-ledger bench-chaincode bench-abe bench-gateway proto image clean help
 
 all: build
 
@@ -53,7 +53,7 @@ test: kubo ## go vet, all tests (kubo built first), the docker-compose smoke tes
 	scripts/compose-test.sh
 
 unit: ## the tests that start no processes (quick; -short skips those that start kubo)
-	$(GO) test -short -count=1 $$($(GO) list ./... | grep -v -e '/network$$' -e '/chaincode$$' -e '/cmd/medshare$$')
+	$(GO) test -short -count=1 $$($(GO) list ./... | grep -v -e '/network$$' -e '/chaincode$$' -e '/cmd/medshare$$' -e '/gateway/e2e$$')
 
 compose-test: ## the docker-compose smoke test alone
 	scripts/compose-test.sh
@@ -69,13 +69,16 @@ fuzz: ## run every fuzz target for FUZZTIME (default 30s)
 	    echo "== $$pkg $$f"; $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZETIME) $$pkg; \
 	  done; done
 
-bench: bench-ledger bench-chaincode bench-abe ## every benchmark (minutes)
+bench: bench-ledger bench-chaincode bench-abe bench-gateway ## every benchmark (minutes)
 
 bench-ledger: build ## ledger throughput and latency at concurrency 50 and 250 (docs/ledger.md)
 	$(BIN) bench ledger
 
 bench-chaincode: build ## Tx_sto and Tx_acc throughput and latency at concurrency 50 and 250 (docs/chaincode.md)
 	$(BIN) bench chaincode
+
+bench-gateway: build kubo ## gateway uploads, queries and accesses over HTTPS, table and plot (docs/gateway.md)
+	$(BIN) bench gateway -out docs/gateway-bench.png
 
 bench-abe: build ## ABE timings and sizes, table and plot (docs/abe.md)
 	$(BIN) bench abe -out docs/abe-bench.png

@@ -13,17 +13,20 @@ import (
 	"time"
 
 	"github.com/medshare/medshare/abe/abebench"
+	"github.com/medshare/medshare/gateway/gwbench"
 	"github.com/medshare/medshare/network/client"
 	"github.com/medshare/medshare/network/nettest"
 	"github.com/medshare/medshare/network/pb"
 )
 
 func runBench(args []string, stdout io.Writer) error {
-	verb, args, err := subcommand(args, "ledger", "chaincode", "abe")
+	verb, args, err := subcommand(args, "ledger", "chaincode", "abe", "gateway")
 	if err != nil {
 		return err
 	}
 	switch verb {
+	case "gateway":
+		return gwbench.Main(args, stdout)
 	case "abe":
 		return abebench.Main(args, stdout)
 	case "chaincode":

@@ -9,7 +9,12 @@
 //	medshare ledger verify --dir ...           re-verify a stopped node's ledger
 //	medshare ledger recover --dir ...          repair a halted channel of a stopped node
 //	medshare demo                              run the contract flows on a running network
-//	medshare bench ledger|chaincode|abe        benchmarks
+//	medshare gateway --config gateway.yaml     run an organisation's REST gateway
+//	medshare enrol | whoami                    get your ABE key and credential; who the gateway sees
+//	medshare upload | records | access         upload, find and open records through the gateways
+//	medshare violations | regrant | recall     a data owner's controls
+//	medshare authority epoch | params          the attribute authority's operator
+//	medshare bench ledger|chaincode|abe|gateway benchmarks
 //
 // Run "medshare COMMAND -h" for a command's flags.
 package main
@@ -42,7 +47,17 @@ func commands() []command {
 		{"status", "show a node's channels, heights, leaders and alerts", runStatus},
 		{"ledger", "verify a stopped node's ledger (ledger verify), recover a halted channel (ledger recover)", runLedger},
 		{"demo", "run the contract flows (store, access, MeDShare, revocation) on a network started by scripts/network.sh up", runDemo},
-		{"bench", "run benchmarks (bench ledger | bench chaincode | bench abe)", runBench},
+		{"gateway", "run an organisation's REST gateway (--config gateway.yaml)", runGateway},
+		{"whoami", "show who your gateway sees (role, organisation, attributes)", runWhoami},
+		{"enrol", "get your ABE key and tag credential from the attribute authority's gateway", runEnrol},
+		{"upload", "upload a FHIR or JSON record (data owner)", runUpload},
+		{"records", "search the index, or show one record (records show ID)", runRecords},
+		{"access", "open a record: proofs, P-TL, IPFS, checkCode, decryption (data user)", runAccess},
+		{"violations", "list the violations on your records (data owner)", runViolations},
+		{"regrant", "lift a user's block on a record (data owner)", runRegrant},
+		{"recall", "re-encrypt a record and block a user (data owner)", runRecall},
+		{"authority", "the attribute authority's operator: authority epoch | params", runAuthority},
+		{"bench", "run benchmarks (bench ledger | bench chaincode | bench abe | bench gateway)", runBench},
 	}
 }
 

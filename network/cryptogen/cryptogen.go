@@ -64,10 +64,13 @@ type Node struct {
 	Hosts []string `yaml:"hosts"`
 }
 
-// User is a client identity with optional attributes.
+// User is a client identity with optional attributes. Hosts, when set,
+// are the DNS names and IP addresses its TLS certificate also serves (a
+// gateway's identity serves HTTPS with it).
 type User struct {
 	Name       string            `yaml:"name"`
 	Attributes map[string]string `yaml:"attributes"`
+	Hosts      []string          `yaml:"hosts"`
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{0,62}$`)
@@ -193,7 +196,7 @@ func Generate(c *Config, out string, rnd io.Reader, now time.Time) error {
 			}
 		}
 		for _, u := range o.Users {
-			if err := writeIdentity(ca, rnd, UserDir(out, o, u.Name), UserName(o, u.Name), identity.RoleClient, u.Attributes, nil, start, end); err != nil {
+			if err := writeIdentity(ca, rnd, UserDir(out, o, u.Name), UserName(o, u.Name), identity.RoleClient, u.Attributes, u.Hosts, start, end); err != nil {
 				return err
 			}
 		}

@@ -1,0 +1,155 @@
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/medshare/medshare/chaincode/index"
+	"github.com/medshare/medshare/chaincode/ptl"
+	"github.com/medshare/medshare/gateway/api"
+	"github.com/medshare/medshare/gateway/envelope"
+)
+
+// access submits a data user's proof for one level of a record this
+// gateway's organisation owns to P-TL. On a grant it answers u, m and
+// checkCode of the granted version (m read from the side chain as the
+// owner, checked against the decision's H(m)); on a refusal a 403 problem
+// with P-TL's reason and the violation's transaction.
+func (s *Server) access(c *gin.Context, p *Principal) error {
+	ctx := c.Request.Context()
+	id := c.Param("id")
+	b, _, err := readBody(c.Request, api.JSON)
+	if err != nil {
+		return err
+	}
+	var req api.AccessRequest
+	if err := decodeStrict(b, &req); err != nil {
+		return err
+	}
+	l, err := parseLevel(c, "level", req.Level)
+	if err != nil {
+		return err
+	}
+	if req.Proof == nil {
+		return invalid("proof", "is required: the proof the data user signed")
+	}
+	if req.Proof.RecordID != id {
+		return invalid("proof.recordID", "names %q, not the record of the path", req.Proof.RecordID)
+	}
+	if len(b) > ptl.MaxProofLen*2 {
+		return invalid("proof", "is larger than P-TL accepts")
+	}
+	e, err := s.ownedEntry(ctx, id)
+	if err != nil {
+		return err
+	}
+	ref, err := levelRef(e, l)
+	if err != nil {
+		return err
+	}
+	ch := channelOf(l)
+	dec, txID, err := s.chain.Access(ctx, ch, req.Proof, s.d.Now())
+	if err != nil {
+		return err
+	}
+	user := req.Proof.User
+	if !dec.Granted {
+		s.m.accesses.WithLabelValues(l.String(), dec.Reason).Inc()
+		s.queueAccessLog(e.RecordID, dec.AccessID, user, index.OutcomeDenied, ch, txID)
+		pr := problem(http.StatusForbidden, ProblemAccessRefused, "Access refused", dec.Detail)
+		pr.Reason, pr.ViolationID, pr.AccessID, pr.Blocked, pr.RecordID = dec.Reason, txID, dec.AccessID, dec.Blocked, id
+		return pr
+	}
+	s.m.accesses.WithLabelValues(l.String(), "granted").Inc()
+	s.queueAccessLog(e.RecordID, dec.AccessID, user, index.OutcomeGranted, ch, txID)
+	rec, err := s.chain.StorageRecord(ctx, ch, id)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(rec.Keys)
+	if rec.Version != dec.Version || hex.EncodeToString(sum[:]) != dec.KeysHash || len(rec.Keys) == 0 {
+		// The record changed between the decision and the read: the user
+		// proves again against the new version.
+		return conflict("record %s changed while the access was decided (version %d granted, %d stored); prove again", id, dec.Version, rec.Version)
+	}
+	if rec.Version != ref.Version {
+		return conflict("the granted version %d of %s's %s level is not the indexed version %d", rec.Version, id, l, ref.Version)
+	}
+	return reply(c, http.StatusOK, api.Grant{RecordID: id, Level: l.String(), Channel: ch, ChainVersion: rec.Version,
+		Address: dec.Address, CheckCode: dec.CheckCode, Keys: rec.Keys, KeysHash: dec.KeysHash, AccessID: dec.AccessID, TxID: txID})
+}
+
+// accessLogEntry is an access to log on main after the answer.
+type accessLogEntry struct{ in index.RequestInput }
+
+func (s *Server) queueAccessLog(recordID, accessID, user, outcome, ch, txID string) {
+	if !s.cfg.AccessLog {
+		return
+	}
+	e := accessLogEntry{in: index.RequestInput{RequestID: accessID, Kind: index.KindAccess, RecordID: recordID, Requestor: user,
+		Outcome: outcome, Links: []index.Link{{SideChain: ch, Chaincode: ptl.Name, TxID: txID}}}}
+	select {
+	case s.logQ <- e:
+	default:
+		s.log.Warn("access log queue full; the access stays recorded by P-TL only", "record", recordID, "access", accessID)
+	}
+}
+
+// logAccesses writes queued accesses to the index's request log: every
+// access is recorded by P-TL on its side chain; this links it from main.
+func (s *Server) logAccesses() {
+	defer s.bg.Done()
+	for {
+		select {
+		case e := <-s.logQ:
+			s.writeAccessLog(e)
+		case <-s.stop:
+			for {
+				select {
+				case e := <-s.logQ:
+					s.writeAccessLog(e)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+func (s *Server) writeAccessLog(e accessLogEntry) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := s.chain.LogRequest(ctx, e.in); err != nil {
+		s.log.Warn("cannot log an access on main", "record", e.in.RecordID, "access", e.in.RequestID, "err", err)
+	}
+}
+
+var cidRE = regexp.MustCompile(`^(Qm[1-9A-HJ-NP-Za-km-z]{44}|b[a-z2-7]{58,127})$`)
+
+// object serves a stored object from this organisation's IPFS node. The
+// gateway does not decrypt it; the reader checks it against checkCode.
+func (s *Server) object(c *gin.Context, _ *Principal) error {
+	cid := c.Param("cid")
+	if !cidRE.MatchString(cid) {
+		return badRequest("cid", "not a CID (CIDv0 Qm…, or CIDv1 in base32)")
+	}
+	if s.d.Objects == nil {
+		return errNotConfigured("IPFS")
+	}
+	b, err := s.d.Objects.Cat(c.Request.Context(), cid)
+	if err != nil {
+		return err
+	}
+	if len(b) > envelope.MaxObjectLen {
+		return problem(http.StatusBadGateway, ProblemInternal, "Object too large", "the object exceeds the largest record level")
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Data(http.StatusOK, api.Binary, b)
+	return nil
+}
