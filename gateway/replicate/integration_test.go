@@ -99,7 +99,7 @@ func TestReplicationOnTheNetwork(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		call, err := txbuild.Store(signer, ch, txbuild.StoreInput{RecordID: recordID, Version: version, Address: cid, Keys: []byte("wrapped keys"), CheckCode: sha256.Sum256(data)})
+		call, err := txbuild.Store(signer, ch, txbuild.StoreInput{RecordID: txbuild.RecordID(signer.ID(), recordID), Version: version, Address: cid, Keys: []byte("wrapped keys"), CheckCode: sha256.Sum256(data)})
 		if err != nil {
 			t.Fatal(err)
 		}
