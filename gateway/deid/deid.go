@@ -174,10 +174,15 @@ func (d *Deidentifier) Prepare(doc []byte, purpose string, top policy.Level) (*D
 		}
 		return nil, fmt.Errorf("deid: filter: %w", err)
 	}
+	gl := grownLimits(d.lim)
 	if filtered == nil {
+		// Nothing left: say so only of a FHIR document (the grader also
+		// accepts plain JSON objects).
+		if root, err := parseTree(doc, gl.MaxDepth, gl.MaxValues); err != nil || root.get("resourceType") == nil {
+			return nil, fmt.Errorf("%w: not a FHIR resource or Bundle", ErrInvalidDocument)
+		}
 		return nil, ErrNothingToShare
 	}
-	gl := grownLimits(d.lim)
 	root, err := parseTree(filtered, gl.MaxDepth, gl.MaxValues)
 	if err != nil {
 		return nil, fmt.Errorf("deid: reading the filtered document: %w", err)
