@@ -3,8 +3,8 @@ package medpkg
 import (
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"testing"
 	"time"
