@@ -207,3 +207,49 @@ func TestHostileInput(t *testing.T) {
 		t.Errorf("over the limits: %v", err)
 	}
 }
+
+func TestCache(t *testing.T) {
+	d := newDefault(t)
+	c, err := NewCache(d, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundles := patientBundles(t)
+	names := sortedNames(bundles)
+	a, b, x := bundles[names[0]], bundles[names[1]], bundles[names[2]]
+	p1, err := c.Prepare(a, "HRESCH", policy.High)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p2, _ := c.Prepare(a, "HRESCH", policy.High); p2 != p1 {
+		t.Fatal("a second Prepare of the same document missed the cache")
+	}
+	// Another purpose code (written into the labels), level or document is
+	// another entry.
+	for _, k := range []struct {
+		doc     []byte
+		purpose string
+		top     policy.Level
+	}{{a, "CLINTRCH", policy.High}, {a, "HRESCH", policy.Low}, {b, "HRESCH", policy.High}} {
+		p, err := c.Prepare(k.doc, k.purpose, k.top)
+		if err != nil || p == p1 {
+			t.Fatalf("%s %v: %v (same entry: %v)", k.purpose, k.top, err, p == p1)
+		}
+	}
+	if c.Len() != 2 {
+		t.Fatalf("%d entries, bounded at 2", c.Len())
+	}
+	// What comes out is what Deidentify gives.
+	p, _ := c.Prepare(x, "HRESCH", policy.High)
+	r1, _ := p.Apply(testSecret(5), testNow)
+	r2, _ := d.Deidentify(x, Request{Purpose: "HRESCH", Top: policy.High, Secret: testSecret(5), Now: testNow})
+	if !bytes.Equal(r1.FHIR, r2.FHIR) {
+		t.Fatal("cached and uncached outputs differ")
+	}
+	if _, err := c.Prepare(x, "HMARKT", policy.High); !errors.Is(err, ErrPurposeNotAllowed) {
+		t.Fatalf("refused purpose: %v", err)
+	}
+	if _, err := NewCache(d, 0); err == nil {
+		t.Fatal("size 0 accepted")
+	}
+}

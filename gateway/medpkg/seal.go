@@ -28,7 +28,7 @@ func Seal(rnd io.Reader, p *Package, to *PublicKey) (*Sealed, error) {
 	if to == nil {
 		return nil, fmt.Errorf("%w: no recipient key", ErrInvalidKey)
 	}
-	pt, err := json.Marshal(p)
+	pt, err := encodePackage(p)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidPackage, err)
 	}
@@ -109,8 +109,49 @@ func decodePackage(b []byte) (*Package, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("%w: data after the package", ErrInvalidPackage)
 	}
-	if err := p.Validate(); err != nil {
+	if err := p.validate(false); err != nil {
 		return nil, err
 	}
 	return &p, nil
+}
+
+// encodePackage is json.Marshal(p) without re-scanning the records, which
+// Validate has checked: the package's fields, then each record's document
+// as it is (valid JSON; compacted or not, the JSON value is the same).
+func encodePackage(p *Package) ([]byte, error) {
+	head := *p
+	head.Records = nil
+	b, err := json.Marshal(&head)
+	if err != nil {
+		return nil, err
+	}
+	// b ends with `"records":null}`.
+	const tail = `"records":null}`
+	if !bytes.HasSuffix(b, []byte(tail)) {
+		return nil, fmt.Errorf("unexpected encoding of the package")
+	}
+	size := len(b)
+	for _, r := range p.Records {
+		size += len(r.FHIR) + len(r.RecordID) + 64
+	}
+	out := make([]byte, 0, size)
+	out = append(out, b[:len(b)-len(tail)]...)
+	out = append(out, `"records":[`...)
+	for i, r := range p.Records {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		rec, err := json.Marshal(struct {
+			RecordID string `json:"recordID"`
+			Version  uint64 `json:"version"`
+		}{r.RecordID, r.Version})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rec[:len(rec)-1]...)
+		out = append(out, `,"fhir":`...)
+		out = append(out, r.FHIR...)
+		out = append(out, '}')
+	}
+	return append(out, "]}"...), nil
 }
