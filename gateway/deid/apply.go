@@ -317,9 +317,9 @@ func (a *applier) object(n *node) {
 		}
 		if i == metaAfter {
 			w.key("meta")
-			a.buf = append(a.buf, `{"security":`...)
-			a.labelArray(nil, labels)
-			a.buf = append(a.buf, '}')
+			a.buf = append(a.buf, `{"security":[`...)
+			a.writeLabels(0, labels)
+			a.buf = append(a.buf, "]}"...)
 		}
 	}
 	a.buf = append(a.buf, '}')
@@ -432,34 +432,12 @@ func (a *applier) withMask(e *node) {
 		a.buf = append(a.buf, `{"extension":[`+darExtension+`]}`...)
 		return
 	}
-	w := &objWriter{a: a, first: true}
-	a.buf = append(a.buf, '{')
-	done := false
-	for i, k := range e.keys {
-		w.key(k)
-		if k == "extension" && e.vals[i].kind == kArray {
-			a.buf = append(a.buf, '[')
-			for j, x := range e.vals[i].vals {
-				if j > 0 {
-					a.buf = append(a.buf, ',')
-				}
-				a.value(x)
-			}
-			if len(e.vals[i].vals) > 0 {
-				a.buf = append(a.buf, ',')
-			}
-			a.buf = append(a.buf, darExtension...)
-			a.buf = append(a.buf, ']')
-			done = true
-			continue
+	a.appended(e, "extension", func(n int) {
+		if n > 0 {
+			a.buf = append(a.buf, ',')
 		}
-		a.value(e.vals[i])
-	}
-	if !done {
-		w.key("extension")
-		a.buf = append(a.buf, "["+darExtension+"]"...)
-	}
-	a.buf = append(a.buf, '}')
+		a.buf = append(a.buf, darExtension...)
+	})
 }
 
 // meta writes a resource's meta with labels added to meta.security.
@@ -468,37 +446,45 @@ func (a *applier) meta(m *node, labels []label) {
 		a.value(m)
 		return
 	}
+	a.appended(m, "security", func(n int) { a.writeLabels(n, labels) })
+}
+
+// appended writes object o with more elements at the end of its array key
+// (written by extra, given the number of elements already there), adding
+// the key at the end when o has none.
+func (a *applier) appended(o *node, key string, extra func(n int)) {
 	w := &objWriter{a: a, first: true}
 	a.buf = append(a.buf, '{')
 	done := false
-	for i, k := range m.keys {
+	for i, k := range o.keys {
 		w.key(k)
-		if k == "security" && m.vals[i].kind == kArray {
-			a.labelArray(m.vals[i], labels)
-			done = true
+		v := o.vals[i]
+		if k != key || v.kind != kArray {
+			a.value(v)
 			continue
 		}
-		a.value(m.vals[i])
+		a.buf = append(a.buf, '[')
+		for j, x := range v.vals {
+			if j > 0 {
+				a.buf = append(a.buf, ',')
+			}
+			a.value(x)
+		}
+		extra(len(v.vals))
+		a.buf = append(a.buf, ']')
+		done = true
 	}
 	if !done {
-		w.key("security")
-		a.labelArray(nil, labels)
+		w.key(key)
+		a.buf = append(a.buf, '[')
+		extra(0)
+		a.buf = append(a.buf, ']')
 	}
 	a.buf = append(a.buf, '}')
 }
 
-func (a *applier) labelArray(existing *node, labels []label) {
-	a.buf = append(a.buf, '[')
-	n := 0
-	if existing != nil {
-		for _, c := range existing.vals {
-			if n > 0 {
-				a.buf = append(a.buf, ',')
-			}
-			n++
-			a.value(c)
-		}
-	}
+// writeLabels writes the label codings, after n elements already written.
+func (a *applier) writeLabels(n int, labels []label) {
 	for _, l := range labels {
 		if n > 0 {
 			a.buf = append(a.buf, ',')
@@ -514,7 +500,6 @@ func (a *applier) labelArray(existing *node, labels []label) {
 		}
 		a.buf = append(a.buf, '}')
 	}
-	a.buf = append(a.buf, ']')
 }
 
 // UCUM is the system of the units of a capped age.

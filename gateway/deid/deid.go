@@ -54,7 +54,12 @@ func New(rules *Rules, grading *grade.Rules, opts ...Option) (*Deidentifier, err
 	if grading == nil {
 		return nil, fmt.Errorf("%w: no grading rules", ErrInvalidRules)
 	}
-	d := &Deidentifier{rules: rules, grading: grading.Version, lim: grade.DefaultLimits(), profiles: map[string]*profile{}}
+	// A copy: changing the caller's Rules afterwards changes nothing.
+	own := &Rules{Version: rules.Version, Purposes: map[string]string{}, Profiles: map[string]*Profile{}}
+	for k, v := range rules.Purposes {
+		own.Purposes[k] = v
+	}
+	d := &Deidentifier{rules: own, grading: grading.Version, lim: grade.DefaultLimits(), profiles: map[string]*profile{}}
 	for _, o := range opts {
 		if err := o(d); err != nil {
 			return nil, err
@@ -63,6 +68,8 @@ func New(rules *Rules, grading *grade.Rules, opts ...Option) (*Deidentifier, err
 	for name, p := range rules.Profiles {
 		cp := *p
 		cp.Rules = append([]Rule(nil), p.Rules...)
+		cp.RestrictedZip3 = append([]string(nil), p.RestrictedZip3...)
+		own.Profiles[name] = &cp
 		keep, _ := cp.keepLevel()
 		pr := &profile{name: name, p: &cp, keep: keep, requestor: cp.Keep == KeepRequestor, zip: map[string]bool{}}
 		var err error
