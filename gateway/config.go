@@ -59,6 +59,8 @@ type Config struct {
 	AccessLog bool `yaml:"accessLog"`
 	// Authority configures the attribute authority.
 	Authority AuthorityConfig `yaml:"authority"`
+	// MedShare configures MeDShare packages (medshare_config.go).
+	MedShare MedShareConfig `yaml:"medshare"`
 	// LogLevel (debug, info, warn, error) and LogFormat (text, json).
 	LogLevel  string `yaml:"logLevel"`
 	LogFormat string `yaml:"logFormat"`
@@ -119,6 +121,7 @@ func Default() Config {
 			Scheme:             abe.MSC,
 			CredentialValidity: 30 * 24 * time.Hour,
 		},
+		MedShare:  DefaultMedShare(),
 		LogLevel:  "info",
 		LogFormat: "text",
 	}
@@ -281,6 +284,7 @@ func (c *Config) Validate() error {
 			bad("defaultTemplate", "names no template: %q", c.DefaultTemplate)
 		}
 	}
+	errs = append(errs, c.MedShare.validate()...)
 	a := c.Authority
 	if a.Serve {
 		if a.SigningKey == "" {

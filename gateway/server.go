@@ -52,6 +52,13 @@ type Deps struct {
 	Keys       Keys
 	Authority  *aa.Service
 	Logger     *slog.Logger
+	// MedShare answers MeDShare requests (nil: this gateway does not);
+	// Blocks locates transactions in blocks (the audit trail's block
+	// numbers); Nodes reaches the consortium's nodes for verification
+	// across them. Both optional.
+	MedShare *MedShare
+	Blocks   ledger.Blocks
+	Nodes    Nodes
 	// Rand is the randomness source (crypto/rand when nil); Now the clock
 	// (time.Now when nil).
 	Rand io.Reader
@@ -163,6 +170,7 @@ func (s *Server) buildRoutes() []Route {
 		{"GET", p + "/violations", "listViolations", Access{Roles: []Role{RoleOwner, RoleAuditor}, OwnOrg: true}, s.violations},
 		{"GET", p + "/objects/:cid", "getObject", Access{Roles: []Role{RoleUser, RoleOwner}}, s.object},
 	}
+	rs = append(rs, s.medshareRoutes()...)
 	if s.d.Authority != nil {
 		aaOnly := func(roles ...Role) Access { return Access{Roles: roles, OnlyAuthority: true} }
 		rs = append(rs,

@@ -156,6 +156,7 @@ type Gateway struct {
 	log      *slog.Logger
 	conn     *grpc.ClientConn
 	sup      *supersede
+	nodes    Nodes
 }
 
 // Open wires a gateway from a validated configuration: its identity, the
@@ -220,8 +221,14 @@ func Open(cfg Config, log *slog.Logger) (*Gateway, error) {
 	if err != nil {
 		return fail(err)
 	}
-	d := Deps{Ledger: ledger.NewNetwork(ngw), Signer: signer, Membership: members, Objects: IPFSObjects{kc},
-		Grader: FHIRGrader{grader}, Logger: log}
+	ms, err := NewMedShare(cfg.MedShare, rules)
+	if err != nil {
+		return fail(err)
+	}
+	lnet := ledger.NewNetwork(ngw)
+	g.nodes = DialNodes(dir, signer, roots, cfg.RequestTimeout)
+	d := Deps{Ledger: lnet, Signer: signer, Membership: members, Objects: IPFSObjects{kc},
+		Grader: FHIRGrader{grader}, Logger: log, MedShare: ms, Blocks: lnet, Nodes: g.nodes}
 	var src AuthoritySource
 	if cfg.Authority.Serve {
 		key, err := identity.ReadKeyFile(cfg.Authority.SigningKey)
@@ -311,6 +318,7 @@ func (g *Gateway) RunOn(ctx context.Context, ln net.Listener) error {
 	cancel()
 	wg.Wait()
 	g.Server.Close()
+	g.nodes.Close()
 	g.conn.Close()
 	return err
 }
