@@ -207,9 +207,9 @@ type TrailEntry struct {
 	Node    string    `json:"node"`
 	// Actor acted; Submitter submitted the transaction; Subject is the
 	// requestor a request, revocation, re-grant or recall concerns.
-	Actor     Party  `json:"actor"`
-	Submitter *Party `json:"submitter,omitempty"`
-	Subject   *Party `json:"subject,omitempty"`
+	Actor     Party    `json:"actor"`
+	Submitter *Party   `json:"submitter,omitempty"`
+	Subject   *Party   `json:"subject,omitempty"`
 	RecordIDs []string `json:"recordIDs,omitempty"`
 	Version   uint64   `json:"version,omitempty"`
 	Level     string   `json:"level,omitempty"`

@@ -209,8 +209,10 @@ func (r readerIdentity) AssertAttributeValue(name, value string) error {
 	}
 	return nil
 }
-func (r readerIdentity) GetX509Certificate() (*x509.Certificate, error) { return r.id.Certificate(), nil }
-func (r readerIdentity) GetRole() identity.Role                         { return r.id.Role() }
+func (r readerIdentity) GetX509Certificate() (*x509.Certificate, error) {
+	return r.id.Certificate(), nil
+}
+func (r readerIdentity) GetRole() identity.Role { return r.id.Role() }
 
 func truncate(s string, n int) string {
 	if len(s) <= n {
