@@ -356,7 +356,7 @@ func (s *Server) medshareRequest(c *gin.Context, p *Principal) error {
 		RulesVersion: ms.Deid.RulesVersion(), IssuedAt: issued, ExpiresAt: issued.Add(ms.Validity),
 		Contract: medpkg.Contract{Allowed: slices.Clone(ms.Allowed), Ignored: []string{}, ReportKey: r.ReportKey}}
 	if level == policy.Low {
-		pkg.Contract.Ignored = slices.Clone(ms.Ignored)
+		pkg.Contract.Ignored = append([]string{}, ms.Ignored...)
 	}
 	out := api.Package{RequestID: r.RequestID, Channel: req.Channel, Requestor: r.Requestor, Owner: s.cfg.MSPID, Purpose: r.Purpose,
 		Profile: profile, Sensitivity: level.String(), RulesVersion: pkg.RulesVersion, Allowed: pkg.Contract.Allowed, Ignored: pkg.Contract.Ignored}
@@ -465,56 +465,66 @@ func (s *Server) medshareReport(c *gin.Context, p *Principal) error {
 	if err := decodeBody(c, &req); err != nil {
 		return err
 	}
-	if _, ok := levelOfChannel(req.Channel); !ok {
-		return invalid("channel", "must be a side channel: side-high, side-medium or side-low")
-	}
-	raw, err := hex.DecodeString(req.PackageHash)
-	if err != nil || len(raw) != 32 {
-		return invalid("packageHash", "must be the package's SHA-256 in hex (64 digits)")
-	}
-	var hash [32]byte
-	copy(hash[:], raw)
-	r := req.Report
-	if r == nil {
-		return invalid("report", "is required: the report the requestor's client signed")
-	}
-	if !recordIDRE.MatchString(r.RequestID) {
-		return invalid("report.requestID", "must be 1..128 characters of [A-Za-z0-9._:-]")
-	}
-	if err := requireRequestor(p, "report.requestID", r.RequestID); err != nil {
+	in, hash, err := parseReport(&req)
+	if err != nil {
 		return err
 	}
-	if r.Seq == 0 {
-		return invalid("report.seq", "must be at least 1")
-	}
-	if len(r.Actions) == 0 || len(r.Actions) > provenance.MaxActions {
-		return invalid("report.actions", "must hold 1 to %d actions", provenance.MaxActions)
-	}
-	in := &provenance.ReportInput{RequestID: r.RequestID, Seq: r.Seq, Signature: r.Signature}
-	for i, a := range r.Actions {
-		if provenance.MaskOf([]string{a.Action}) == 0 {
-			return invalid(fmt.Sprintf("report.actions[%d].action", i), "%q is not one of read, write, delete, duplicate, move, copy, decrypted", truncate(a.Action, 32))
-		}
-		if a.At.IsZero() {
-			return invalid(fmt.Sprintf("report.actions[%d].at", i), "is required")
-		}
-		in.Actions = append(in.Actions, provenance.ReportedAction{Action: a.Action, At: txbuild.FormatTime(a.At)})
-	}
-	if len(r.Signature) == 0 {
-		return invalid("report.signature", "is required: the report key's signature over the report digest")
+	if err := requireRequestor(p, "report.requestID", in.RequestID); err != nil {
+		return err
 	}
 	res, txID, err := s.chain.ForwardReport(c.Request.Context(), req.Channel, hash, in)
 	if err != nil {
 		return chaincodeProblem(err)
 	}
-	out := api.ReportResult{RequestID: r.RequestID, Channel: req.Channel, Ignored: res.Ignored, Violations: res.Violations, Revoked: res.Revoked, TxID: txID}
+	out := api.ReportResult{RequestID: in.RequestID, Channel: req.Channel, Ignored: res.Ignored, Violations: res.Violations, Revoked: res.Revoked, TxID: txID}
 	if res.SideBlock != nil {
 		out.SideBlock, out.Index = res.SideBlock.ID, res.SideBlock.Index
 	}
 	if len(res.Violations) > 0 {
-		s.log.Info("MeDShare violation reported; the requestor is revoked", "request", r.RequestID, "actions", strings.Join(res.Violations, ","))
+		s.log.Info("MeDShare violation reported; the requestor is revoked", "request", in.RequestID, "actions", strings.Join(res.Violations, ","))
 	}
 	return reply(c, http.StatusOK, out)
+}
+
+// parseReport validates a report body and returns the contract's input
+// (without the countersignature) and the package hash.
+func parseReport(req *api.ReportRequest) (*provenance.ReportInput, [32]byte, error) {
+	var hash [32]byte
+	if _, ok := levelOfChannel(req.Channel); !ok {
+		return nil, hash, invalid("channel", "must be a side channel: side-high, side-medium or side-low")
+	}
+	raw, err := hex.DecodeString(req.PackageHash)
+	if err != nil || len(raw) != 32 {
+		return nil, hash, invalid("packageHash", "must be the package's SHA-256 in hex (64 digits)")
+	}
+	copy(hash[:], raw)
+	r := req.Report
+	if r == nil {
+		return nil, hash, invalid("report", "is required: the report the requestor's client signed")
+	}
+	if !recordIDRE.MatchString(r.RequestID) {
+		return nil, hash, invalid("report.requestID", "must be 1..128 characters of [A-Za-z0-9._:-]")
+	}
+	if r.Seq == 0 {
+		return nil, hash, invalid("report.seq", "must be at least 1")
+	}
+	if len(r.Actions) == 0 || len(r.Actions) > provenance.MaxActions {
+		return nil, hash, invalid("report.actions", "must hold 1 to %d actions", provenance.MaxActions)
+	}
+	in := &provenance.ReportInput{RequestID: r.RequestID, Seq: r.Seq, Signature: r.Signature}
+	for i, a := range r.Actions {
+		if provenance.MaskOf([]string{a.Action}) == 0 {
+			return nil, hash, invalid(fmt.Sprintf("report.actions[%d].action", i), "%q is not one of read, write, delete, duplicate, move, copy, decrypted", truncate(a.Action, 32))
+		}
+		if a.At.IsZero() {
+			return nil, hash, invalid(fmt.Sprintf("report.actions[%d].at", i), "is required")
+		}
+		in.Actions = append(in.Actions, provenance.ReportedAction{Action: a.Action, At: txbuild.FormatTime(a.At)})
+	}
+	if len(r.Signature) == 0 || len(r.Signature) > 72 {
+		return nil, hash, invalid("report.signature", "is required: the report key's signature over the report digest")
+	}
+	return in, hash, nil
 }
 
 // findRequest locates a request on the side channels, reading as the

@@ -89,6 +89,10 @@ func TestRouteRoleMatrix(t *testing.T) {
 			return []byte(`{}`)
 		case "accessRecord":
 			return []byte(`{"level":"low"}`)
+		case "requestPackage", "reportActions":
+			return []byte(`{}`)
+		case "regrantRequest", "recallRequest":
+			return []byte(`{"reason":""}`)
 		case "enrolUser", "enrolCustodian":
 			return []byte(`{"certificate":"x","time":"2026-01-01T00:00:00Z","signature":"AA=="}`)
 		}
@@ -97,6 +101,7 @@ func TestRouteRoleMatrix(t *testing.T) {
 	path := func(p string) string {
 		p = strings.ReplaceAll(p, ":id", up.RecordID)
 		p = strings.ReplaceAll(p, ":level", "low")
+		p = strings.ReplaceAll(p, ":requestID", "0123456789abcdef0123456789abcdef:req-1")
 		return strings.ReplaceAll(p, ":cid", up.Levels[0].Address)
 	}
 	routes := c.Servers[gwtest.H1].Routes()

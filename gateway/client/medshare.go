@@ -311,16 +311,16 @@ func channelOf(level string) (string, error) {
 	return "", fmt.Errorf("client: level %q: want low, medium or high", level)
 }
 
-// Request makes the request's keys, signs the request and the package
-// key's binding, sends them to the owner's gateway and returns the held
-// package, its envelope checked against the hash the gateway recorded.
-func (r *Requestor) Request(ctx context.Context, spec RequestSpec) (*Held, error) {
+// NewPackageRequest makes a request's keys and the signed request for the
+// owner's gateway: the requestor's signature over the request digest and
+// over the package key's binding to it.
+func NewPackageRequest(user *txbuild.User, spec RequestSpec, now time.Time) (*api.PackageRequest, *medpkg.RequestKeys, error) {
 	if len(spec.RecordIDs) == 0 {
-		return nil, errors.New("client: a request names at least one record")
+		return nil, nil, errors.New("client: a request names at least one record")
 	}
 	ch, err := channelOf(spec.Level)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	suite := spec.Suite
 	if suite == (medpkg.Suite{}) {
@@ -328,22 +328,33 @@ func (r *Requestor) Request(ctx context.Context, spec RequestSpec) (*Held, error
 	}
 	keys, err := medpkg.NewRequestKeys(rand.Reader, suite)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	id := txbuild.RequestID(r.User.Enrolment.User, spec.Name)
-	now := r.now().UTC()
-	in, err := txbuild.SignRequest(r.User, ch, txbuild.Request{ID: id, RecordIDs: spec.RecordIDs, Purpose: spec.Purpose, Time: now, ReportKey: keys.Report.DER})
+	id := txbuild.RequestID(user.Enrolment.User, spec.Name)
+	now = now.UTC()
+	in, err := txbuild.SignRequest(user, ch, txbuild.Request{ID: id, RecordIDs: spec.RecordIDs, Purpose: spec.Purpose, Time: now, ReportKey: keys.Report.DER})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rd := provenance.RequestDigest(ch, id, in.RequestorKey, in.Requestor, in.RecordIDs, in.Purpose, now, in.ReportKey)
-	binding, err := medpkg.SignKeyBinding(r.User.Key, ch, id, rd, keys.Package.Public())
+	binding, err := medpkg.SignKeyBinding(user.Key, ch, id, rd, keys.Package.Public())
+	if err != nil {
+		return nil, nil, err
+	}
+	return &api.PackageRequest{Channel: ch, PackageKey: keys.Package.Public().Bytes(), KeyBinding: binding, Request: &api.SignedRequest{
+		RequestID: id, RequestorKey: in.RequestorKey, Requestor: in.Requestor, Enrolment: in.Enrolment, RecordIDs: in.RecordIDs,
+		Purpose: in.Purpose, RequestTime: now, ReportKey: in.ReportKey, RequestSignature: in.RequestSignature}}, keys, nil
+}
+
+// Request sends a new signed request (NewPackageRequest) to the owner's
+// gateway — the gateway the first record's metadata names — and returns
+// the held package, its envelope opened and checked against the hash the
+// gateway recorded.
+func (r *Requestor) Request(ctx context.Context, spec RequestSpec) (*Held, error) {
+	req, keys, err := NewPackageRequest(r.User, spec, r.now())
 	if err != nil {
 		return nil, err
 	}
-	req := &api.PackageRequest{Channel: ch, PackageKey: keys.Package.Public().Bytes(), KeyBinding: binding, Request: &api.SignedRequest{
-		RequestID: id, RequestorKey: in.RequestorKey, Requestor: in.Requestor, Enrolment: in.Enrolment, RecordIDs: in.RecordIDs,
-		Purpose: in.Purpose, RequestTime: now, ReportKey: in.ReportKey, RequestSignature: in.RequestSignature}}
 	owner, err := r.owner(ctx, spec.RecordIDs[0])
 	if err != nil {
 		return nil, err
@@ -352,6 +363,19 @@ func (r *Requestor) Request(ctx context.Context, spec RequestSpec) (*Held, error
 	if err != nil {
 		return nil, err
 	}
+	h, err := Hold(p, keys)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := h.Open(); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// Hold makes the held package of a delivered package and its request's
+// keys.
+func Hold(p *api.Package, keys *medpkg.RequestKeys) (*Held, error) {
 	pk, err := keys.Package.MarshalBinary()
 	if err != nil {
 		return nil, err
@@ -360,11 +384,7 @@ func (r *Requestor) Request(ctx context.Context, spec RequestSpec) (*Held, error
 	if err != nil {
 		return nil, err
 	}
-	h := &Held{Package: *p, PackageKey: pk, ReportKey: rk, NextSeq: 1}
-	if _, _, err := h.Open(); err != nil {
-		return nil, err
-	}
-	return h, nil
+	return &Held{Package: *p, PackageKey: pk, ReportKey: rk, NextSeq: 1}, nil
 }
 
 // ErrPackageHash: the envelope's hash is not the one recorded for the

@@ -33,6 +33,7 @@ import (
 	"github.com/medshare/medshare/gateway"
 	"github.com/medshare/medshare/gateway/aa"
 	"github.com/medshare/medshare/gateway/client"
+	"github.com/medshare/medshare/gateway/grade"
 	"github.com/medshare/medshare/gateway/internal/memledger"
 	"github.com/medshare/medshare/network/identity"
 )
@@ -76,16 +77,29 @@ type Consortium struct {
 	HTTP     map[string]*httptest.Server
 	GwMember map[string]*Member
 	Objects  map[string]*Node
+
+	opts Options
 }
 
 func validity() (time.Time, time.Time) {
 	return time.Now().Add(-time.Hour), time.Now().Add(24 * time.Hour)
 }
 
+// Options vary the consortium.
+type Options struct {
+	// FHIR grades with the FHIR grader's default rules (gateway/grade)
+	// instead of the flat JSON grader, and lets the gateways answer
+	// MeDShare requests (gateway.NewMedShare with the default rules).
+	FHIR bool
+}
+
 // New builds the consortium and starts the three gateways.
-func New(t testing.TB) *Consortium {
+func New(t testing.TB) *Consortium { return NewWith(t, Options{}) }
+
+// NewWith is New with options.
+func NewWith(t testing.TB, o Options) *Consortium {
 	t.Helper()
-	c := &Consortium{T: t, CAs: map[string]*identity.CA{}, Roots: x509.NewCertPool(), Servers: map[string]*gateway.Server{},
+	c := &Consortium{opts: o, T: t, CAs: map[string]*identity.CA{}, Roots: x509.NewCertPool(), Servers: map[string]*gateway.Server{},
 		HTTP: map[string]*httptest.Server{}, GwMember: map[string]*Member{}, Objects: map[string]*Node{}, Log: &SyncBuffer{}}
 	nb, na := validity()
 	var msps []*identity.MSP
@@ -206,6 +220,16 @@ func (c *Consortium) startGateway(msp string) {
 	c.Objects[msp] = node
 	d := gateway.Deps{Ledger: c.Ledger.As(gm.Signer), Signer: gm.Signer, Membership: c.Members, Objects: node, Grader: JSONGrader{},
 		Logger: slog.New(slog.NewTextHandler(c.Log, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	if c.opts.FHIR {
+		g, err := grade.New(grade.DefaultRules())
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Grader = gateway.FHIRGrader{G: g}
+		if d.MedShare, err = gateway.NewMedShare(cfg.MedShare, grade.DefaultRules()); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var src gateway.AuthoritySource
 	if msp == H1 {
 		d.Authority = c.AA
