@@ -336,7 +336,7 @@ func init() {
 func TestMedShareBadRequests(t *testing.T) {
 	e := newMS(t)
 	ctx := e.ctx
-	other := e.upload(t, gwtest.H2, researchPolicy)                                                            // hospital 2's
+	other := e.upload(t, gwtest.H2, researchPolicy)                                                                           // hospital 2's
 	closed := e.upload(t, gwtest.H1, &api.RecordPolicy{Low: "role = doctor", Medium: "role = doctor", High: "role = doctor"}) // nothing for researchers
 	owner := e.c.Client(gwtest.H1, e.researcher)
 	send := func(name string, edit func(*api.PackageRequest), recs ...string) error {
