@@ -13,6 +13,9 @@
 //	medshare enrol | whoami                    get your ABE key and credential; who the gateway sees
 //	medshare upload | records | access         upload, find and open records through the gateways
 //	medshare violations | regrant | recall     a data owner's controls
+//	medshare request | package …               MeDShare: request a package, act on it (reported)
+//	medshare requests list|show|regrant|recall the owner's MeDShare requests
+//	medshare audit trail|verify|warrant        the audit trail, its verification across nodes
 //	medshare authority epoch | params          the attribute authority's operator
 //	medshare bench ledger|chaincode|abe|gateway benchmarks
 //
@@ -57,6 +60,10 @@ func commands() []command {
 		{"regrant", "lift a user's block on a record (data owner)", runRegrant},
 		{"recall", "re-encrypt a record and block a user (data owner)", runRecall},
 		{"authority", "the attribute authority's operator: authority epoch | params", runAuthority},
+		{"request", "MeDShare: request a de-identified package of records for a purpose (requestor)", runRequest},
+		{"package", "MeDShare: list | open | read | export | copy | write | duplicate | move | delete | report a held package (each action reported)", runPackage},
+		{"requests", "MeDShare: list | show | regrant | recall the requests your gateway answered (data owner)", runRequests},
+		{"audit", "the audit trail: trail | verify | warrant (auditors, owners, users: each sees what the contracts allow)", runAudit},
 		{"bench", "run benchmarks (bench ledger | bench chaincode | bench abe | bench gateway)", runBench},
 	}
 }
