@@ -99,6 +99,7 @@ type verifier struct {
 	content  map[string]map[string]map[string]string // channel → MeDShare block id → node → content hash
 	desc     map[string]*mblock                      // channel/id → block (txID, description)
 	heights  map[string]map[string]uint64            // channel → node → height
+	txBlock  map[string]uint64                       // channel/txID → ledger block
 }
 
 func (v *verifier) problem(p api.VerifyProblem) {
@@ -203,27 +204,27 @@ func (v *verifier) checkNode(n verifyNode, ch, subject, id string) api.NodeState
 		}
 	}
 	chain := &ledger.Chain{L: n.l, Signer: v.s.d.Signer}
-	w, err := v.walk(chain, ch, subject, id)
+	blocks, err := v.collect(chain, ch, subject, id)
 	switch {
 	case err != nil && isNotFound(err) && subject == "request":
 		bad(api.VerifyProblem{Block: "request " + id, Link: "missing", Detail: err.Error()})
-		return st
-	case err != nil && isNotFound(err):
-		// No thread on this channel here; if other nodes hold blocks of it,
-		// the comparison names this node.
 		return st
 	case err != nil:
 		st.Error = err.Error()
 		bad(api.VerifyProblem{Block: "the trail", Link: "unreadable", Detail: chaincodeProblem(err).Error()})
 		return st
+	case len(blocks) == 0:
+		// No thread on this channel here; if other nodes hold blocks of it,
+		// the comparison names this node.
+		return st
 	}
-	st.Checked = w.Checked
-	blocks, err := v.collect(chain, ch, subject, id)
+	w, err := v.walk(chain, ch, subject, id)
 	if err != nil {
 		st.Error = err.Error()
 		bad(api.VerifyProblem{Block: "the trail", Link: "unreadable", Detail: chaincodeProblem(err).Error()})
 		return st
 	}
+	st.Checked = w.Checked
 	if !w.OK && w.Broken != nil {
 		p := api.VerifyProblem{Block: w.Broken.Block, Link: w.Broken.Link, Detail: w.Broken.Detail}
 		for _, b := range blocks {
@@ -254,6 +255,7 @@ func (v *verifier) checkNode(n verifyNode, ch, subject, id string) api.NodeState
 			continue
 		}
 		num := ptx.GetBlockNumber()
+		v.txBlock[ch+"/"+b.txID] = num
 		if !v.servedAsWritten(ptx.GetResult().GetWrites(), b) {
 			bad(api.VerifyProblem{Block: b.desc, LedgerBlock: num, TxID: b.txID, Link: "state",
 				Detail: fmt.Sprintf("the node serves this block differently from what ledger block %d (transaction %s) wrote", num, b.txID)})
@@ -453,7 +455,8 @@ func (s *Server) auditVerify(c *gin.Context, p *Principal) error {
 	}
 	res := &api.Verification{Subject: subject, ID: id, At: s.d.Now().UTC(), Nodes: []api.NodeState{}, Problems: []api.VerifyProblem{}}
 	v := &verifier{s: s, ctx: ctx, w: w, res: res, ledgerBH: map[string]map[uint64]map[string]string{},
-		content: map[string]map[string]map[string]string{}, desc: map[string]*mblock{}, heights: map[string]map[string]uint64{}}
+		content: map[string]map[string]map[string]string{}, desc: map[string]*mblock{}, heights: map[string]map[string]uint64{},
+		txBlock: map[string]uint64{}}
 	nodes := s.verifyNodes(ctx)
 	for _, ch := range chans {
 		v.heights[ch] = map[string]uint64{}
@@ -467,6 +470,12 @@ func (s *Server) auditVerify(c *gin.Context, p *Principal) error {
 		v.lastCommon(nodes, ch)
 	}
 	v.compare(nodes)
+	for i := range res.Problems {
+		p := &res.Problems[i]
+		if p.LedgerBlock == 0 && p.TxID != "" {
+			p.LedgerBlock = v.txBlock[p.Channel+"/"+p.TxID]
+		}
+	}
 	res.OK = len(res.Problems) == 0
 	if !res.OK {
 		var where []string
