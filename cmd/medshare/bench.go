@@ -14,17 +14,20 @@ import (
 
 	"github.com/medshare/medshare/abe/abebench"
 	"github.com/medshare/medshare/gateway/gwbench"
+	"github.com/medshare/medshare/gateway/msbench"
 	"github.com/medshare/medshare/network/client"
 	"github.com/medshare/medshare/network/nettest"
 	"github.com/medshare/medshare/network/pb"
 )
 
 func runBench(args []string, stdout io.Writer) error {
-	verb, args, err := subcommand(args, "ledger", "chaincode", "abe", "gateway")
+	verb, args, err := subcommand(args, "ledger", "chaincode", "abe", "gateway", "medshare")
 	if err != nil {
 		return err
 	}
 	switch verb {
+	case "medshare":
+		return msbench.Main(args, stdout)
 	case "gateway":
 		return gwbench.Main(args, stdout)
 	case "abe":

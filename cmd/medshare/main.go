@@ -17,7 +17,7 @@
 //	medshare requests list|show|regrant|recall the owner's MeDShare requests
 //	medshare audit trail|verify|warrant        the audit trail, its verification across nodes
 //	medshare authority epoch | params          the attribute authority's operator
-//	medshare bench ledger|chaincode|abe|gateway benchmarks
+//	medshare bench ledger|chaincode|abe|gateway|medshare benchmarks
 //
 // Run "medshare COMMAND -h" for a command's flags.
 package main
@@ -64,7 +64,7 @@ func commands() []command {
 		{"package", "MeDShare: list | open | read | export | copy | write | duplicate | move | delete | report a held package (each action reported)", runPackage},
 		{"requests", "MeDShare: list | show | regrant | recall the requests your gateway answered (data owner)", runRequests},
 		{"audit", "the audit trail: trail | verify | warrant (auditors, owners, users: each sees what the contracts allow)", runAudit},
-		{"bench", "run benchmarks (bench ledger | bench chaincode | bench abe | bench gateway)", runBench},
+		{"bench", "run benchmarks (bench ledger | bench chaincode | bench abe | bench gateway | bench medshare)", runBench},
 	}
 }
 
