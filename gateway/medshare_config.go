@@ -31,7 +31,7 @@ type MedShareConfig struct {
 	Validity time.Duration `yaml:"validity"`
 	// CacheSize bounds the opened records and prepared documents kept in
 	// memory (never on disk) to answer repeated requests quickly.
-	CacheSize int `yaml:"cacheSize"`
+	CacheSize int64 `yaml:"cacheSize"`
 }
 
 // DefaultMedShare is the default: packages permit reading and copying (an
@@ -102,11 +102,11 @@ func NewMedShare(cfg MedShareConfig, grading *grade.Rules) (*MedShare, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway: medshare: %w", err)
 	}
-	prepared, err := deid.NewCache(d, cfg.CacheSize)
+	prepared, err := deid.NewCache(d, int(cfg.CacheSize))
 	if err != nil {
 		return nil, err
 	}
-	opened, err := lru.New[string, *openedRecord](cfg.CacheSize)
+	opened, err := lru.New[string, *openedRecord](int(cfg.CacheSize))
 	if err != nil {
 		return nil, err
 	}
