@@ -3,7 +3,10 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -199,6 +202,66 @@ func TestMedShareEndToEnd(t *testing.T) {
 		}
 	}
 
+	// Bad reports and requests over the real network: each refused with
+	// the field at fault, and nothing recorded.
+	held, err := client.PackageStore{Dir: store}.Load(reqID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := func(seq uint64, id string, actions ...string) *api.ReportRequest {
+		t.Helper()
+		priv, err := x509.ParseECPrivateKey(held.ReportKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, _ := txbuild.KeyOf(priv)
+		var hash [32]byte
+		raw, _ := hex.DecodeString(held.Package.PackageHash)
+		copy(hash[:], raw)
+		now := time.Now().UTC()
+		sr := &api.SignedReport{RequestID: id, Seq: seq}
+		var acts []txbuild.Action
+		for _, a := range actions {
+			acts = append(acts, txbuild.Action{Name: a, At: now})
+			sr.Actions = append(sr.Actions, api.ReportedAction{Action: a, At: now})
+		}
+		in, err := txbuild.SignReport(key, held.Package.Channel, reqID, hash, seq, acts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sr.Signature = in.Signature
+		return &api.ReportRequest{Channel: held.Package.Channel, PackageHash: held.Package.PackageHash, Report: sr}
+	}
+	wantProblem := func(err error, status int, field, reason string) {
+		t.Helper()
+		var pe *client.ProblemError
+		if !errors.As(err, &pe) || pe.Status != status || pe.Field != field || pe.Reason != reason {
+			t.Fatalf("got %v (field %q, reason %q), want %d field %q reason %q", err, fieldOf(pe), reasonOf(pe), status, field, reason)
+		}
+	}
+	_, err = rq.Home.Report(ctx, report(1, reqID, "read")) // a genuine report, replayed
+	wantProblem(err, 422, "report.seq", "")
+	forged := report(held.NextSeq, reqID, "read")
+	forged.Report.Signature = report(held.NextSeq+1, reqID, "read").Report.Signature
+	_, err = rq.Home.Report(ctx, forged)
+	wantProblem(err, 422, "report.signature", "")
+	_, err = rq.Home.Report(ctx, report(held.NextSeq, txbuild.RequestID(user, "no-such-request"), "read"))
+	wantProblem(err, 404, "report.requestID", "")
+	badReq, _, err := client.NewPackageRequest(rq.User, client.RequestSpec{Name: "forged", RecordIDs: recs, Purpose: "HRESCH", Level: "medium"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	badReq.Request.RequestSignature[10] ^= 1
+	ownerGW := e.client(0, 2, "researcher")
+	_, err = ownerGW.RequestPackage(ctx, badReq)
+	wantProblem(err, 422, "request.requestSignature", "")
+	badReq, _, _ = client.NewPackageRequest(rq.User, client.RequestSpec{Name: "marketing", RecordIDs: recs, Purpose: "research", Level: "medium"}, time.Now())
+	_, err = ownerGW.RequestPackage(ctx, badReq)
+	wantProblem(err, 422, "request.purpose", gateway.ReasonUnknownPurpose)
+	if v2 := view(rq.Home, reqID); len(v2.SideBlocks) != 3 || v2.State.LastSeq != 3 {
+		t.Fatalf("refused reports changed the request: %d side-blocks, last seq %d", len(v2.SideBlocks), v2.State.LastSeq)
+	}
+
 	// A forbidden action: refused by the client without --yes; done with
 	// it, reported, a violation, and the researcher revoked at once.
 	moved := filepath.Join(t.TempDir(), "moved.pkg")
@@ -320,6 +383,20 @@ func TestMedShareEndToEnd(t *testing.T) {
 			t.Fatalf("the CLI's error does not name the node:\n%s", out)
 		}
 	}
+}
+
+func fieldOf(pe *client.ProblemError) string {
+	if pe == nil {
+		return ""
+	}
+	return pe.Field
+}
+
+func reasonOf(pe *client.ProblemError) string {
+	if pe == nil {
+		return ""
+	}
+	return pe.Reason
 }
 
 func sortedKeys(m map[string][]byte) []string {
