@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"mime"
 	"net/http"
 	"regexp"
 	"sort"
@@ -507,12 +508,22 @@ func (s *Server) fillBlocks(ctx context.Context, es []audit.Entry) {
 	}
 }
 
+// wantsFHIR reads the format: format=json|fhir, or without it an Accept
+// header that names FHIR's media type and not JSON's.
 func wantsFHIR(c *gin.Context) (bool, error) {
 	switch c.Query("format") {
-	case "", "json":
-		return c.Query("format") == "" && strings.Contains(c.GetHeader("Accept"), api.FHIRJSON) && !strings.Contains(c.GetHeader("Accept"), api.JSON+","), nil
+	case "json":
+		return false, nil
 	case "fhir":
 		return true, nil
+	case "":
+		fhir, plain := false, false
+		for _, part := range strings.Split(c.GetHeader("Accept"), ",") {
+			mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+			fhir = fhir || err == nil && mt == api.FHIRJSON
+			plain = plain || err == nil && mt == api.JSON
+		}
+		return fhir && !plain, nil
 	}
 	return false, badRequest("format", "is json or fhir")
 }

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/medshare/medshare/chaincode/provenance"
-	"github.com/medshare/medshare/gateway/api"
 	"github.com/medshare/medshare/gateway/client"
 	"github.com/medshare/medshare/gateway/medpkg"
 )
@@ -231,17 +230,14 @@ func perform(verb string, p *medpkg.Package, h *client.Held, store client.Packag
 // flushReports sends the session's pending reports (and earlier unsent
 // ones) and saves the held package whatever happens.
 func flushReports(ctx context.Context, rq *client.Requestor, store client.PackageStore, h *client.Held, s *medpkg.Session, w io.Writer) error {
-	if s == nil {
+	if s == nil && h.Package.Envelope != nil {
 		var err error
-		if s, err = h.Session(nil); err != nil && h.Package.Envelope != nil {
+		if s, err = h.Session(nil); err != nil {
 			return err
 		}
 	}
-	var res []*api.ReportResult
-	var err error
-	if s != nil {
-		res, err = rq.Flush(ctx, h, s)
-	}
+	res, err := rq.Flush(ctx, h, s) // without a session (the package moved or deleted): the unsent reports
+
 	if serr := store.Save(h); serr != nil && err == nil {
 		err = serr
 	}

@@ -457,11 +457,12 @@ func (h *Held) Session(clock func() time.Time) (*medpkg.Session, error) {
 
 // Flush signs every pending action of s as reports and sends them, with
 // any report an earlier Flush could not deliver, through the requestor's
-// own gateway, advancing h.NextSeq; persist h after each call. A report
+// own gateway, advancing h.NextSeq; persist h after each call (s may be
+// nil: only the unsent reports are sent). A report
 // that could not be sent stays in h.Unsent for the next Flush (a report the
 // ledger already holds is refused as a replay and dropped).
 func (r *Requestor) Flush(ctx context.Context, h *Held, s *medpkg.Session) ([]*api.ReportResult, error) {
-	for {
+	for s != nil {
 		rep, err := s.Report()
 		if err != nil {
 			return nil, err
