@@ -48,6 +48,16 @@ type Config struct {
 	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
 	// RequestTimeout bounds a request's work (ledger and IPFS included).
 	RequestTimeout time.Duration `yaml:"requestTimeout"`
+	// ReadTimeout bounds reading a whole request, headers and body: a
+	// client that sends more slowly (a slowloris, a trickled body) is cut
+	// off. ReadHeaderTimeout bounds the TLS handshake and the headers.
+	ReadTimeout       time.Duration `yaml:"readTimeout"`
+	ReadHeaderTimeout time.Duration `yaml:"readHeaderTimeout"`
+	// MaxHeaderBytes bounds a request's headers (431 beyond).
+	MaxHeaderBytes int64 `yaml:"maxHeaderBytes"`
+	// MaxReplicationLag is how long the replication follower may leave a
+	// pin or unpin pending before /readyz reports the gateway not ready.
+	MaxReplicationLag time.Duration `yaml:"maxReplicationLag"`
 	// GradingRules is a YAML rule file; empty uses the default rules.
 	GradingRules string `yaml:"gradingRules"`
 	// Templates are named policies and access terms; DefaultTemplate is
@@ -97,13 +107,17 @@ type Template struct {
 // the "clinical" template.
 func Default() Config {
 	return Config{
-		Listen:         "127.0.0.1:8443",
-		Node:           "127.0.0.1:7051",
-		IPFS:           "127.0.0.1:5001",
-		DataDir:        "gateway-data",
-		MaxBodyBytes:   8 << 20,
-		RequestTimeout: 30 * time.Second,
-		AccessLog:      true,
+		Listen:            "127.0.0.1:8443",
+		Node:              "127.0.0.1:7051",
+		IPFS:              "127.0.0.1:5001",
+		DataDir:           "gateway-data",
+		MaxBodyBytes:      8 << 20,
+		RequestTimeout:    30 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		MaxReplicationLag: 5 * time.Minute,
+		AccessLog:         true,
 		Templates: map[string]Template{
 			"clinical": {
 				Policy: api.RecordPolicy{
@@ -267,6 +281,18 @@ func (c *Config) Validate() error {
 	}
 	if c.RequestTimeout < time.Second {
 		bad("requestTimeout", "must be at least 1s")
+	}
+	if c.ReadTimeout < time.Second {
+		bad("readTimeout", "must be at least 1s")
+	}
+	if c.ReadHeaderTimeout < 100*time.Millisecond || c.ReadHeaderTimeout > c.ReadTimeout {
+		bad("readHeaderTimeout", "must be from 100ms to readTimeout")
+	}
+	if c.MaxHeaderBytes < 4<<10 || c.MaxHeaderBytes > 1<<20 {
+		bad("maxHeaderBytes", "must be between 4 KiB and 1 MiB")
+	}
+	if c.MaxReplicationLag < time.Second {
+		bad("maxReplicationLag", "must be at least 1s")
 	}
 	for name, t := range c.Templates {
 		if _, err := parsePolicy(t.Policy); err != nil {

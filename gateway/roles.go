@@ -48,7 +48,7 @@ const (
 var Roles = []Role{RoleOwner, RoleUser, RoleAuthority, RoleAuditor, RoleAdmin}
 
 // RoleAttribute is the certificate attribute that carries the REST role.
-const RoleAttribute = "medshare.role"
+const RoleAttribute = api.RoleAttribute
 
 // AuditorAttribute is the contracts' auditor attribute.
 const AuditorAttribute = "medshare.auditor"

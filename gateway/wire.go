@@ -39,6 +39,8 @@ func ipfsErr(err error) error {
 		return fmt.Errorf("%w: %w", ErrIPFSUnavailable, err)
 	case errors.Is(err, ipfs.ErrNotFound), errors.Is(err, ipfs.ErrInvalidCID):
 		return fmt.Errorf("%w: %w", ErrObjectNotFound, err)
+	case errors.Is(err, ipfs.ErrTooLarge):
+		return fmt.Errorf("%w: %w", ErrObjectTooLarge, err)
 	}
 	return err
 }
@@ -252,9 +254,6 @@ func Open(cfg Config, log *slog.Logger) (*Gateway, error) {
 	if d.Keys, err = NewKeyring(src, signer, cfg.DataDir); err != nil {
 		return fail(err)
 	}
-	if g.Server, err = New(cfg, d); err != nil {
-		return fail(err)
-	}
 	if g.sup, err = newSupersede(filepath.Join(cfg.DataDir, "replicas.json")); err != nil {
 		return fail(err)
 	}
@@ -263,6 +262,10 @@ func Open(cfg Config, log *slog.Logger) (*Gateway, error) {
 	rc.Map = g.sup.Map
 	rc.Logger = log.With("part", "follower")
 	if g.Follower, err = replicate.New(replicate.FromGateway(ngw), kc, rc); err != nil {
+		return fail(err)
+	}
+	d.Replication = g.Follower
+	if g.Server, err = New(cfg, d); err != nil {
 		return fail(err)
 	}
 	return g, nil
