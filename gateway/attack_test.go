@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -168,6 +169,34 @@ func TestRevokedExpiredAndOtherEpochUsers(t *testing.T) {
 		pe := wantProblem(t, "earlier epoch", err, http.StatusForbidden, gateway.ProblemAccessRefused, "")
 		if pe.Reason != ptl.ReasonPolicyNotMet {
 			t.Fatalf("earlier epoch: %+v", pe.Problem)
+		}
+	})
+
+	t.Run("a forged enrolment", func(t *testing.T) {
+		m := c.User(gwtest.H2, "dr-forger", map[string]string{"role": "doctor"})
+		_, p := proofFor(t, c.Reader(gwtest.H2, m), up.RecordID, "low", time.Now())
+		p.Enrolment = append([]byte(nil), p.Enrolment...)
+		p.Enrolment[len(p.Enrolment)/2] ^= 1 // not what the authority signed
+		_, err := c.Client(gwtest.H1, m).Access(ctx, up.RecordID, &api.AccessRequest{Level: "low", Proof: p})
+		pe := wantProblem(t, "forged enrolment", err, http.StatusForbidden, gateway.ProblemAccessRefused, "")
+		if pe.Reason != ptl.ReasonNotEnrolled {
+			t.Fatalf("forged enrolment: %+v", pe.Problem)
+		}
+	})
+
+	t.Run("a proof for a version since replaced", func(t *testing.T) {
+		m := c.User(gwtest.H2, "dr-late", map[string]string{"role": "doctor"})
+		r := c.Reader(gwtest.H2, m)
+		rec := upload(t, c, patient)
+		_, p := proofFor(t, r, rec.RecordID, "low", time.Now())
+		if _, err := owner.Update(ctx, rec.RecordID, &api.UploadRequest{Document: doc(t, patient), Policy: testPolicy, Access: terms()}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := c.Client(gwtest.H1, m).Access(ctx, rec.RecordID, &api.AccessRequest{Level: "low", Proof: p})
+		// Stale, not the user's fault: refused before P-TL records anything.
+		pe := wantProblem(t, "replaced version", err, http.StatusUnprocessableEntity, gateway.ProblemInvalid, "")
+		if !strings.Contains(pe.Detail, "proof.address: is not the current address of record") {
+			t.Fatalf("replaced version: %+v", pe.Problem)
 		}
 	})
 

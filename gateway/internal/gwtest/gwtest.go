@@ -78,7 +78,8 @@ type Consortium struct {
 	GwMember map[string]*Member
 	Objects  map[string]*Node
 
-	configure func(msp string, cfg *gateway.Config)
+	configure   func(msp string, cfg *gateway.Config)
+	replication func(msp string) gateway.Replication
 }
 
 func validity() (time.Time, time.Time) {
@@ -91,6 +92,12 @@ type Option func(*Consortium)
 // WithConfig adjusts each gateway's configuration before it starts.
 func WithConfig(f func(msp string, cfg *gateway.Config)) Option {
 	return func(c *Consortium) { c.configure = f }
+}
+
+// WithReplication gives each gateway the replication follower f returns
+// (nil: none).
+func WithReplication(f func(msp string) gateway.Replication) Option {
+	return func(c *Consortium) { c.replication = f }
 }
 
 // New builds the consortium and starts the three gateways.
@@ -239,6 +246,9 @@ func (c *Consortium) startGateway(msp string) {
 	c.Objects[msp] = node
 	d := gateway.Deps{Ledger: c.Ledger.As(gm.Signer), Signer: gm.Signer, Membership: c.Members, Objects: node, Grader: JSONGrader{},
 		Logger: slog.New(slog.NewTextHandler(c.Log, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	if c.replication != nil {
+		d.Replication = c.replication(msp)
+	}
 	var src gateway.AuthoritySource
 	if msp == H1 {
 		d.Authority = c.AA
