@@ -28,7 +28,6 @@ import (
 	"github.com/medshare/medshare/gateway/gwnet"
 	"github.com/medshare/medshare/gateway/ledger"
 	"github.com/medshare/medshare/internal/kubo/kubotest"
-	nclient "github.com/medshare/medshare/network/client"
 	"github.com/medshare/medshare/network/cryptogen"
 	"github.com/medshare/medshare/network/identity"
 	"github.com/medshare/medshare/network/nettest"
@@ -387,17 +386,11 @@ func discovery(t *testing.T, e *env) {
 		{"hospital 2's admin", 1, "admin", "caller: only an administrator of Hospital1MSP may register its gateway; the caller is an administrator of Hospital2MSP"},
 		{"hospital 1's operator", 0, "operator", "caller: only a channel admin (role admin) may register an organisation's gateway; the creator's role is client"},
 	} {
-		conn, signer, err := e.sys.Net.Dial(who.org, who.org, who.user)
-		if err != nil {
-			t.Fatal(err)
-		}
-		id := nclient.Signer{S: signer}
-		gw, err := nclient.Connect(id, nclient.WithSign(id.Sign), nclient.WithClientConnection(conn))
+		gw, err := e.sys.Net.Gateway(who.org, who.org, who.user)
 		if err != nil {
 			t.Fatal(err)
 		}
 		_, _, err = (&ledger.Chain{L: ledger.NewNetwork(gw)}).SetGateway(ctx, h1, "https://203.0.113.9:8443")
-		conn.Close()
 		var re *ledger.RefusedError
 		if !errors.As(err, &re) || !strings.Contains(re.Message, who.want) {
 			t.Fatalf("%s redirecting hospital 1's gateway: %v", who.name, err)
