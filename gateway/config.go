@@ -91,6 +91,11 @@ type AuthorityConfig struct {
 	CredentialValidity time.Duration `yaml:"credentialValidity"`
 	// URL is the authority's gateway when this one does not serve it.
 	URL string `yaml:"url"`
+	// MSP is the organisation whose gateway serves the authority: its TLS
+	// certificate must then be that organisation's CA's, with the gateway
+	// (owner) role. Without it any consortium CA's certificate is accepted
+	// for the authority, whose public key every upload encrypts under.
+	MSP string `yaml:"msp"`
 }
 
 // Template is a named policy with its access terms. Validity is how long
@@ -321,6 +326,9 @@ func (c *Config) Validate() error {
 	} else if a.URL != "" {
 		if pu, err := url.Parse(a.URL); err != nil || pu.Scheme != "https" || pu.Host == "" {
 			bad("authority.url", "must be an https URL, got %q", a.URL)
+		}
+		if _, ok := c.CAs[a.MSP]; a.MSP != "" && !ok {
+			bad("authority.msp", "names no organisation of cas: %q", a.MSP)
 		}
 	} else {
 		bad("authority", "either serve the authority (authority.serve) or name its gateway (authority.url)")

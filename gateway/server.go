@@ -158,7 +158,7 @@ func (s *Server) buildRoutes() []Route {
 	rs := []Route{
 		{"GET", "/healthz", "health", Access{Public: true}, s.health},
 		{"GET", "/readyz", "ready", Access{Public: true}, s.ready},
-		{"GET", "/metrics", "metrics", Access{Roles: []Role{RoleAdmin}}, s.metricsRoute},
+		{"GET", "/metrics", "metrics", Access{Roles: []Role{RoleAdmin}, OwnOrg: true}, s.metricsRoute},
 		{"GET", p + "/openapi.json", "openapi", Access{Public: true}, s.openapi},
 		{"GET", p + "/whoami", "whoami", Access{Roles: all}, s.whoami},
 		{"POST", p + "/records", "uploadRecord", Access{Roles: []Role{RoleOwner}, OwnOrg: true}, s.upload},

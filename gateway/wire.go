@@ -175,6 +175,7 @@ func Open(cfg Config, log *slog.Logger) (*Gateway, error) {
 	}
 	var msps []*identity.MSP
 	var roots []*x509.Certificate
+	cas := map[string]*x509.Certificate{}
 	for msp, f := range cfg.CAs {
 		ca, err := identity.ReadCertFile(f)
 		if err != nil {
@@ -186,6 +187,7 @@ func Open(cfg Config, log *slog.Logger) (*Gateway, error) {
 		}
 		msps = append(msps, m)
 		roots = append(roots, ca)
+		cas[msp] = ca
 	}
 	members, err := identity.NewMembership(msps...)
 	if err != nil {
@@ -245,7 +247,13 @@ func Open(cfg Config, log *slog.Logger) (*Gateway, error) {
 		for _, r := range roots {
 			pool.AddCert(r)
 		}
-		ac, err := client.New(cfg.Authority.URL, &client.Identity{TLS: cert, Signer: signer, Roots: pool})
+		var opts []client.Option
+		if m := cfg.Authority.MSP; m != "" {
+			opts = append(opts, client.WithOrganisation(m, cas[m]))
+		} else {
+			log.Warn("authority.msp is not set: any consortium CA's certificate is accepted for the attribute authority's gateway")
+		}
+		ac, err := client.New(cfg.Authority.URL, &client.Identity{TLS: cert, Signer: signer, Roots: pool}, opts...)
 		if err != nil {
 			return fail(err)
 		}

@@ -255,7 +255,7 @@ func (c *Consortium) startGateway(msp string) {
 		cfg.Authority.Serve = true
 		src = gateway.LocalAuthority{Service: c.AA}
 	} else {
-		aaClient, err := client.New(c.URL(H1), gm.ID)
+		aaClient, err := client.New(c.URL(H1), gm.ID, client.WithOrganisation(H1, c.CAs[H1].Certificate()))
 		if err != nil {
 			t.Fatal(err)
 		}
