@@ -270,7 +270,7 @@ func (s *System) GatewayConfig(i int, listen string, urls []string) gateway.Conf
 		cfg.Authority.Serve = true
 		cfg.Authority.SigningKey = filepath.Join(cryptogen.AuthorityDir(n.Crypto), "key.pem")
 	} else {
-		cfg.Authority.URL = urls[0]
+		cfg.Authority.URL, cfg.Authority.MSP = urls[0], n.Config.Organizations[0].MSPID
 	}
 	return cfg
 }
