@@ -40,9 +40,10 @@ type Config struct {
 	// DataDir holds the gateway's state: the pending-index journal and the
 	// custodian key ring (and the authority's state by default).
 	DataDir string `yaml:"dataDir"`
-	// Gateways maps each organisation's MSP id to its gateway's URL, for
-	// requests about another organisation's records (the index on main has
-	// no field for it yet: docs/gateway.md).
+	// Gateways overrides, for the organisations it names, the gateway URL
+	// their administrators registered on main (index SetGateway): tests, or
+	// a gateway reached by another address. docs/gateway.md, "Gateway
+	// discovery and pinning".
 	Gateways map[string]string `yaml:"gateways"`
 	// MaxBodyBytes bounds a request body.
 	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
