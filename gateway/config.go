@@ -33,7 +33,8 @@ type Config struct {
 	// CAs maps every consortium organisation's MSP id to its CA
 	// certificate file: callers' certificates must chain to one of them.
 	CAs map[string]string `yaml:"cas"`
-	// Node is the organisation's node (gRPC API address).
+	// Node is the organisation's own node (gRPC API address); only the
+	// organisation's CA is trusted for its TLS certificate.
 	Node string `yaml:"node"`
 	// IPFS is the organisation's kubo RPC API address (host:port).
 	IPFS string `yaml:"ipfs"`

@@ -193,7 +193,11 @@ func Open(cfg Config, log *slog.Logger) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn, err := nclient.DialIdentity(cfg.Node, dir, roots...)
+	// The gateway's node is its own organisation's: only its own CA is
+	// trusted for it, so another member's administrator cannot answer
+	// for it with a certificate for its address (docs/ledger.md's known
+	// gap, closed for gateways).
+	conn, err := nclient.DialIdentity(cfg.Node, dir)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: node %s: %w", cfg.Node, err)
 	}
