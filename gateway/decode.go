@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"sync"
 )
 
 // readBody reads a request body of one of the accepted media types, within
@@ -93,9 +94,16 @@ func fieldPath(parent, key string) string {
 	return parent + "." + key
 }
 
+// fieldsCache holds jsonFields' answers by type (request types are few).
+var fieldsCache sync.Map
+
 // jsonFields maps a struct's JSON field names (exact case) to their types.
 func jsonFields(t reflect.Type) map[string]reflect.Type {
+	if v, ok := fieldsCache.Load(t); ok {
+		return v.(map[string]reflect.Type)
+	}
 	out := map[string]reflect.Type{}
+	defer fieldsCache.Store(t, out)
 	for f := range t.Fields() {
 		if !f.IsExported() {
 			continue
