@@ -247,10 +247,6 @@ func checkSignedRequest(channel string, r *api.SignedRequest, now time.Time) ([3
 func (s *Server) medshareRequest(c *gin.Context, p *Principal) error {
 	ttr := s.d.Now().UTC()
 	ctx := c.Request.Context()
-	ms := s.d.MedShare
-	if ms == nil {
-		return problem(http.StatusServiceUnavailable, ProblemUnavailable, "Service unavailable", "this gateway does not answer MeDShare requests")
-	}
 	var req api.PackageRequest
 	if err := decodeBody(c, &req); err != nil {
 		return err
@@ -267,6 +263,10 @@ func (s *Server) medshareRequest(c *gin.Context, p *Principal) error {
 	if r.Requestor != callerUser(p) {
 		return refusal(ProblemForbidden, ReasonNotRequestor, "request.requestor",
 			"the request names requestor %s; you are %s: requestors send their own requests", truncate(r.Requestor, 64), callerUser(p))
+	}
+	ms := s.d.MedShare
+	if ms == nil {
+		return problem(http.StatusServiceUnavailable, ProblemUnavailable, "Service unavailable", "this gateway does not answer MeDShare requests")
 	}
 	pkgKey, err := medpkg.VerifyKeyBinding(r.RequestorKey, req.Channel, r.RequestID, rd, req.PackageKey, req.KeyBinding)
 	switch {

@@ -62,7 +62,7 @@ type msEnv struct {
 
 func newMS(t *testing.T) *msEnv {
 	t.Helper()
-	c := gwtest.NewWith(t, gwtest.Options{FHIR: true})
+	c := gwtest.New(t, gwtest.WithFHIR())
 	c.Check = conform(t, loadDoc(t))
 	e := &msEnv{c: c, ctx: context.Background()}
 	e.owner = c.Client(gwtest.H1, c.Owner(gwtest.H1, "operator"))
@@ -106,7 +106,7 @@ func (e *msEnv) spec(name string, recs ...string) client.RequestSpec {
 	return client.RequestSpec{Name: name, RecordIDs: recs, Purpose: "HRESCH", Level: "medium"}
 }
 
-func wantProblem(t *testing.T, err error, status int, field, reason string) *client.ProblemError {
+func wantMSProblem(t *testing.T, err error, status int, field, reason string) *client.ProblemError {
 	t.Helper()
 	pe := problemOf(t, err)
 	if pe.Status != status || (field != "" && pe.Field != field) || pe.Reason != reason {
@@ -181,17 +181,17 @@ func TestMedSharePackageFlow(t *testing.T) {
 	bad := *signReport(t, h, 9, "read")
 	bad.Signature = signReport(t, h, 10, "read").Signature // signed, but over another report
 	_, err = home.Report(ctx, &api.ReportRequest{Channel: h.Package.Channel, PackageHash: h.Package.PackageHash, Report: &bad})
-	wantProblem(t, err, http.StatusUnprocessableEntity, "report.signature", "")
+	wantMSProblem(t, err, http.StatusUnprocessableEntity, "report.signature", "")
 	signed := signReport(t, h, 1, "read") // a genuine signature, replayed sequence number
 	_, err = home.Report(ctx, &api.ReportRequest{Channel: h.Package.Channel, PackageHash: h.Package.PackageHash, Report: signed})
-	wantProblem(t, err, http.StatusUnprocessableEntity, "report.seq", "")
+	wantMSProblem(t, err, http.StatusUnprocessableEntity, "report.seq", "")
 	unknown := signReport(t, h, 5, "read")
 	unknown.RequestID = txbuild.RequestID(e.user.Enrolment.User, "no-such-request")
 	_, err = home.Report(ctx, &api.ReportRequest{Channel: h.Package.Channel, PackageHash: h.Package.PackageHash, Report: unknown})
-	wantProblem(t, err, http.StatusNotFound, "report.requestID", "")
+	wantMSProblem(t, err, http.StatusNotFound, "report.requestID", "")
 	doctor := e.c.User(gwtest.H2, "dr", map[string]string{"role": "doctor", "trust": "2"})
 	_, err = e.c.Client(gwtest.H2, doctor).Report(ctx, &api.ReportRequest{Channel: h.Package.Channel, PackageHash: h.Package.PackageHash, Report: signReport(t, h, 5, "read")})
-	wantProblem(t, err, http.StatusForbidden, "report.requestID", gateway.ReasonNotRequestor)
+	wantMSProblem(t, err, http.StatusForbidden, "report.requestID", gateway.ReasonNotRequestor)
 	if e.recorded() != before {
 		t.Fatal("a refused report was recorded")
 	}
@@ -211,7 +211,7 @@ func TestMedSharePackageFlow(t *testing.T) {
 	}
 	before = e.recorded()
 	_, err = e.rq.Request(ctx, e.spec("study-2", e.rec))
-	wantProblem(t, err, http.StatusForbidden, "request.requestor", gateway.ReasonRevoked)
+	wantMSProblem(t, err, http.StatusForbidden, "request.requestor", gateway.ReasonRevoked)
 	if e.recorded() != before {
 		t.Fatal("a revoked requestor's request was recorded")
 	}
@@ -416,21 +416,21 @@ func TestMedShareBadRequests(t *testing.T) {
 				}
 				return
 			}
-			wantProblem(t, err, tc.status, tc.field, tc.reason)
+			wantMSProblem(t, err, tc.status, tc.field, tc.reason)
 		})
 	}
 	// Someone else sends the researcher's signed request.
 	req, _, _ := client.NewPackageRequest(e.user, e.spec("relayed", e.rec), time.Now())
 	doctor := e.c.User(gwtest.H2, "dr", map[string]string{"role": "doctor", "trust": "2"})
 	_, err := e.c.Client(gwtest.H1, doctor).RequestPackage(ctx, req)
-	wantProblem(t, err, http.StatusForbidden, "request.requestor", gateway.ReasonNotRequestor)
+	wantMSProblem(t, err, http.StatusForbidden, "request.requestor", gateway.ReasonNotRequestor)
 	// The same request twice: the second is a conflict.
 	req, _, _ = client.NewPackageRequest(e.user, e.spec("twice", e.rec), time.Now())
 	if _, err := owner.RequestPackage(ctx, req); err != nil {
 		t.Fatal(err)
 	}
 	_, err = owner.RequestPackage(ctx, req)
-	wantProblem(t, err, http.StatusConflict, "request.requestID", "")
+	wantMSProblem(t, err, http.StatusConflict, "request.requestID", "")
 	// Only the low-level and the first "twice" requests were recorded.
 	after := e.recorded()
 	if strings.Count(after, ",")+1 != strings.Count(before, ",")+1+2 && before != "" {
@@ -441,7 +441,7 @@ func TestMedShareBadRequests(t *testing.T) {
 	}
 	// Another requestor's package is not delivered to the researcher.
 	_, err = e.c.Client(gwtest.H1, doctor).PackageEnvelope(ctx, req.Request.RequestID)
-	wantProblem(t, err, http.StatusForbidden, "requestID", gateway.ReasonNotRequestor)
+	wantMSProblem(t, err, http.StatusForbidden, "requestID", gateway.ReasonNotRequestor)
 	env, err := owner.PackageEnvelope(ctx, req.Request.RequestID)
 	if err != nil || len(env) == 0 {
 		t.Fatalf("re-delivery: %v", err)
@@ -460,14 +460,14 @@ func TestAuditReadsUseTheCallersRights(t *testing.T) {
 	user := e.user.Enrolment.User
 	auditor := e.c.Client(gwtest.H2, e.c.Auditor)
 	_, err = auditor.Trail(ctx, client.TrailQuery{User: user})
-	wantProblem(t, err, http.StatusForbidden, api.WarrantHeader, gateway.ReasonWarrantRequired)
+	wantMSProblem(t, err, http.StatusForbidden, api.WarrantHeader, gateway.ReasonWarrantRequired)
 	// A warrant made for another gateway.
 	w1, err := e.c.Client(gwtest.H1, e.c.Auditor).Warrant(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = auditor.WithWarrant(w1).Trail(ctx, client.TrailQuery{User: user})
-	wantProblem(t, err, http.StatusUnprocessableEntity, api.WarrantHeader, "")
+	wantMSProblem(t, err, http.StatusUnprocessableEntity, api.WarrantHeader, "")
 	// Someone else's warrant.
 	doctor := e.c.User(gwtest.H2, "dr", map[string]string{"role": "doctor", "trust": "2"})
 	dw, err := e.c.Client(gwtest.H2, doctor).Warrant(ctx)
@@ -475,11 +475,11 @@ func TestAuditReadsUseTheCallersRights(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = auditor.WithWarrant(dw).Trail(ctx, client.TrailQuery{User: user})
-	wantProblem(t, err, http.StatusForbidden, api.WarrantHeader, gateway.ReasonReadRefused)
+	wantMSProblem(t, err, http.StatusForbidden, api.WarrantHeader, gateway.ReasonReadRefused)
 	// The doctor's own warrant: the contract refuses it another's trail.
 	dc, _ := e.c.Client(gwtest.H2, doctor).Reading(ctx)
 	_, err = dc.Trail(ctx, client.TrailQuery{User: user})
-	wantProblem(t, err, http.StatusForbidden, "", gateway.ReasonReadRefused)
+	wantMSProblem(t, err, http.StatusForbidden, "", gateway.ReasonReadRefused)
 	// The researcher reads its own trail and request; the owner its own.
 	rc, _ := e.rq.Home.Reading(ctx)
 	if tr, err := rc.TrailAll(ctx, client.TrailQuery{User: user}); err != nil || len(tr.Items) != 2 {
@@ -506,5 +506,5 @@ func TestAuditReadsUseTheCallersRights(t *testing.T) {
 	// Another hospital's owner reads no record trail of hospital 1 as
 	// hospital 1's gateway.
 	_, err = e.c.Client(gwtest.H1, e.c.Owner(gwtest.H2, "op2")).Trail(ctx, client.TrailQuery{Record: e.rec})
-	wantProblem(t, err, http.StatusForbidden, api.WarrantHeader, gateway.ReasonWarrantRequired)
+	wantMSProblem(t, err, http.StatusForbidden, api.WarrantHeader, gateway.ReasonWarrantRequired)
 }

@@ -26,20 +26,22 @@ type NodeLedger interface {
 // verification compares what each node holds. Implementations are safe for
 // concurrent use and keep connections open until Close.
 type Nodes interface {
-	Node(ctx context.Context, address string) (NodeLedger, error)
+	// Node connects to the node of organisation org at address.
+	Node(ctx context.Context, org, address string) (NodeLedger, error)
 	Close()
 }
 
 // DialNodes returns Nodes that dial each address over mutual TLS with the
-// identity in dir, trusting roots.
-func DialNodes(dir identity.Dir, signer *identity.Signer, roots []*x509.Certificate, timeout time.Duration) Nodes {
-	return &dialNodes{dir: dir, signer: signer, roots: roots, timeout: timeout, conns: map[string]*dialed{}}
+// identity in dir, trusting for a node only its organisation's CA (cas, by
+// MSP id), so that no other member can answer for it.
+func DialNodes(dir identity.Dir, signer *identity.Signer, cas map[string]*x509.Certificate, timeout time.Duration) Nodes {
+	return &dialNodes{dir: dir, signer: signer, cas: cas, timeout: timeout, conns: map[string]*dialed{}}
 }
 
 type dialNodes struct {
 	dir     identity.Dir
 	signer  *identity.Signer
-	roots   []*x509.Certificate
+	cas     map[string]*x509.Certificate
 	timeout time.Duration
 
 	mu    sync.Mutex
@@ -51,13 +53,17 @@ type dialed struct {
 	net  *ledger.Network
 }
 
-func (d *dialNodes) Node(_ context.Context, address string) (NodeLedger, error) {
+func (d *dialNodes) Node(_ context.Context, org, address string) (NodeLedger, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if c, ok := d.conns[address]; ok {
+	if c, ok := d.conns[org+"@"+address]; ok {
 		return c.net, nil
 	}
-	conn, err := nclient.DialIdentity(address, d.dir, d.roots...)
+	ca, ok := d.cas[org]
+	if !ok {
+		return nil, fmt.Errorf("%w: node %s: organisation %s has no CA in the configuration", ledger.ErrUnavailable, address, org)
+	}
+	conn, err := nclient.DialIdentity(address, d.dir, ca)
 	if err != nil {
 		return nil, fmt.Errorf("%w: node %s: %w", ledger.ErrUnavailable, address, err)
 	}
@@ -69,7 +75,7 @@ func (d *dialNodes) Node(_ context.Context, address string) (NodeLedger, error) 
 		return nil, err
 	}
 	c := &dialed{conn: conn, net: ledger.NewNetwork(gw)}
-	d.conns[address] = c
+	d.conns[org+"@"+address] = c
 	return c.net, nil
 }
 

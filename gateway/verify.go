@@ -69,7 +69,7 @@ func (s *Server) verifyNodes(ctx context.Context) []verifyNode {
 				continue
 			}
 			vn := verifyNode{name: n.Name, org: n.Org, address: n.Address}
-			if nl, err := s.d.Nodes.Node(ctx, n.Address); err == nil {
+			if nl, err := s.d.Nodes.Node(ctx, n.Org, n.Address); err == nil {
 				vn.l, vn.b = nl, nl
 			}
 			out = append(out, vn)

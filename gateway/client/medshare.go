@@ -22,17 +22,16 @@ import (
 // package and reports, the owner's decisions, and the audit trail read with
 // the caller's own rights (a read warrant the client signs).
 
-// withHeader returns a copy of c that sends header k: v with every request.
+// withHeader returns a client of the same gateway, identity and pinning
+// that sends header k: v with every request.
 func (c *Client) withHeader(k, v string) *Client {
-	cp := *c
 	hc := *c.hc
 	rt := hc.Transport
 	if rt == nil {
 		rt = http.DefaultTransport
 	}
 	hc.Transport = headerRT{rt: rt, k: k, v: v}
-	cp.hc = &hc
-	return &cp
+	return &Client{base: c.base, id: c.id, hc: &hc, wrap: c.wrap, pinMSP: c.pinMSP, pinCA: c.pinCA}
 }
 
 type headerRT struct {
@@ -273,7 +272,8 @@ type Requestor struct {
 	// (which names the owner's gateway) and reports go there.
 	Home *Client
 	// Gateway returns another organisation's gateway (requests go to the
-	// owner's); New(url, Home's identity) when nil.
+	// owner's); when nil, Home resolves it through the registry on main,
+	// pinned to the organisation's CA (Client.Organisation).
 	Gateway func(msp, url string) (*Client, error)
 	User    *txbuild.User
 	// Now is the clock (time.Now when nil).
@@ -295,10 +295,7 @@ func (r *Requestor) owner(ctx context.Context, recordID string) (*Client, error)
 	if r.Gateway != nil {
 		return r.Gateway(rec.Owner, rec.OwnerGateway)
 	}
-	if rec.OwnerGateway == "" {
-		return nil, fmt.Errorf("client: no gateway is known for %s", rec.Owner)
-	}
-	return New(rec.OwnerGateway, r.Home.Identity())
+	return r.Home.Organisation(ctx, rec.Owner)
 }
 
 // channelOf is the side channel of a level.
