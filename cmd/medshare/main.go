@@ -8,6 +8,7 @@
 //	medshare status ...                        a node's health
 //	medshare ledger verify --dir ...           re-verify a stopped node's ledger
 //	medshare ledger recover --dir ...          repair a halted channel of a stopped node
+//	medshare network run | status              the whole local system (make run): nodes, kubo, gateways, demo users
 //	medshare demo                              run the contract flows on a running network
 //	medshare gateway --config gateway.yaml     run an organisation's REST gateway
 //	medshare enrol | whoami                    get your ABE key and credential; who the gateway sees
@@ -46,6 +47,7 @@ func commands() []command {
 		{"tx", "submit or query a chaincode function", runTx},
 		{"status", "show a node's channels, heights, leaders and alerts", runStatus},
 		{"ledger", "verify a stopped node's ledger (ledger verify), recover a halted channel (ledger recover)", runLedger},
+		{"network", "the whole local system: network run (make run) | network status", runNetwork},
 		{"demo", "run the contract flows (store, access, MeDShare, revocation) on a network started by scripts/network.sh up", runDemo},
 		{"gateway", "run an organisation's REST gateway (--config gateway.yaml)", runGateway},
 		{"whoami", "show who your gateway sees (role, organisation, attributes)", runWhoami},
