@@ -1,5 +1,5 @@
 # medshare — the two commands that matter:
-#   make run    the whole system on loopback (Ctrl-C stops and cleans it)
+#   make run    the whole system on loopback (Ctrl-C stops it and removes run/)
 #   make test   vet, every test (unit, integration on real processes), compose smoke test
 
 GO       ?= go
@@ -35,11 +35,13 @@ $(KUBO_BUILT): tools/kubo/go.mod tools/kubo/go.sum
 	cd tools/kubo && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(abspath $@).tmp github.com/ipfs/kubo/cmd/ipfs
 	mv -f $@.tmp $@
 
-run: build ## start three nodes, four channels and the chaincode on loopback; Ctrl-C stops it
-	@trap 'scripts/network.sh down' INT TERM EXIT; \
-	  scripts/network.sh up && \
-	  echo "==> following the node logs; Ctrl-C stops the network" && \
-	  tail -n 0 -F run/node0/node.log run/node1/node.log run/node2/node.log
+# The whole system in the foreground: `medshare network run` supervises
+# every process (each dies with it) and removes run/ when it stops, so a
+# Ctrl-C (SIGINT to the whole process group) leaves nothing behind and a
+# second `make run` starts afresh. scripts/network.sh up runs the same in
+# the background.
+run: build kubo ## the whole system on loopback: nodes, channels, contracts, kubo, gateways, demo users; Ctrl-C stops it
+	@$(BIN) network run --dir run
 
 down: ## stop a network started by `scripts/network.sh up` and delete its state
 	scripts/network.sh down
@@ -91,5 +93,5 @@ image: ## the FROM-scratch node image medshare:local
 	mkdir -p bin/image-data
 	DOCKER_BUILDKIT=0 docker build -q -t medshare:local . >/dev/null 2>&1 || DOCKER_BUILDKIT=0 docker build -t medshare:local .
 
-clean: ## remove build output and local network state
-	rm -rf bin run
+clean: ## remove build output and local network state (keeps the kubo cache)
+	rm -rf bin run run.log
