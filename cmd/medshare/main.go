@@ -12,6 +12,7 @@
 //	medshare demo                              run the contract flows on a running network
 //	medshare gateway --config gateway.yaml     run an organisation's REST gateway
 //	medshare enrol | whoami                    get your ABE key and credential; who the gateway sees
+//	medshare import DIR                        bulk upload of a folder through the gateway (resumable)
 //	medshare upload | records | access         upload, find and open records through the gateways
 //	medshare violations | regrant | recall     a data owner's controls
 //	medshare authority epoch | params          the attribute authority's operator
@@ -53,6 +54,7 @@ func commands() []command {
 		{"whoami", "show who your gateway sees (role, organisation, attributes)", runWhoami},
 		{"enrol", "get your ABE key and tag credential from the attribute authority's gateway", runEnrol},
 		{"upload", "upload a FHIR or JSON record (data owner)", runUpload},
+		{"import", "upload every FHIR or JSON file of a folder, concurrently, resumably (data owner)", runImport},
 		{"records", "search the index, or show one record (records show ID)", runRecords},
 		{"access", "open a record: proofs, P-TL, IPFS, checkCode, decryption (data user)", runAccess},
 		{"violations", "list the violations on your records (data owner)", runViolations},

@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,6 +19,7 @@ import (
 	"time"
 
 	"github.com/medshare/medshare/internal/kubo/kubotest"
+	"github.com/medshare/medshare/network/nettest"
 )
 
 // repoRoot is the repository's root, seen from this package's directory.
@@ -243,7 +246,7 @@ func TestMatchLines(t *testing.T) {
 		{[]string{"high   opened", "low    opened"}, true},
 		{[]string{"RECORD … OWNER", "low"}, true},
 		{[]string{"low    opened", "high   opened"}, false}, // order matters
-		{[]string{"OWNER … RECORD"}, false},               // so does order within a line
+		{[]string{"OWNER … RECORD"}, false},                 // so does order within a line
 		{[]string{"medium opened"}, false},
 	} {
 		if err := matchLines(out, tc.want); (err == nil) != tc.ok {
@@ -332,4 +335,178 @@ func TestWalkthrough(t *testing.T) {
 		t.Logf("walkthrough output:\n%s", out)
 	}
 	sys.interrupt()
+}
+
+var bin string
+
+func TestMain(m *testing.M) { nettest.Main(m, &bin) }
+
+// TestDemo runs `medshare demo` on a real system started as make run
+// starts it, and checks every step's outcome: the upload; the
+// cardiologist opening all three levels, the nurse refused the high one,
+// the researcher refused high and medium; what each sees of the patient;
+// the owner's view of the refusals; the recall revoking the nurse while the
+// cardiologist reads the new version; the re-grant.
+func TestDemo(t *testing.T) {
+	sys := startSystem(t, filepath.Join(t.TempDir(), "run"))
+	var out strings.Builder
+	data := filepath.Join(repoRoot, "..", "shared", "data", "fhir", "synthea")
+	file := filepath.Join(data, "Roland928_Nienow652_13b1a0f2-dceb-37a2-f32b-f0ca6e3b9925.json")
+	if err := runDemo([]string{"--dir", sys.dir, "--file", file}, &out); err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+	want := []string{
+		`record [0-9a-f]{32}:Bundle\.[0-9a-f]{20}: graded 663 high, 25 medium, 2301 low elements; 3 levels stored on the side chains, indexed=true`,
+		`cardiologist high opened, medium opened, low opened`,
+		`nurse +high refused \(policy_not_met\), medium opened, low opened`,
+		`researcher +high refused \(policy_not_met\), medium refused \(policy_not_met\), low opened`,
+		`cardiologist name Nienow652, street 328 Kirlin Ramp Apt 74, city Templeton, born 2009-08-06`,
+		`nurse +name \(withheld\), street \(withheld\), city Templeton, born 2009-08-06`,
+		`researcher +name \(withheld\), street \(withheld\), city \(withheld\), born \(withheld\)`,
+		`high +policy_not_met by the nurse, blamed on the user`,
+		`version 2, 3 old objects unpinned, the nurse blocked on 3 levels`,
+		`nurse +high refused \(revoked\), medium refused \(revoked\), low refused \(revoked\)`,
+		`cardiologist high opened, medium opened, low opened`,
+		`blocks lifted on 3 levels`,
+		`nurse +high refused \(policy_not_met\), medium opened, low opened`,
+	}
+	rest := out.String()
+	for _, w := range want {
+		loc := regexp.MustCompile(w).FindStringIndex(rest)
+		if loc == nil {
+			t.Fatalf("demo output lacks %q after the earlier steps:\n%s", w, out.String())
+		}
+		rest = rest[loc[1]:]
+	}
+	for _, w := range []string{`high +policy_not_met by the researcher`, `medium policy_not_met by the researcher`} {
+		if !regexp.MustCompile(w).MatchString(out.String()) {
+			t.Fatalf("demo output lacks %q:\n%s", w, out.String())
+		}
+	}
+	if testing.Verbose() {
+		t.Log(out.String())
+	}
+}
+
+// runCLI runs the medshare binary and returns its standard output, its
+// standard error and its error.
+func runCLI(t *testing.T, env []string, args ...string) (string, string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	return stdout.String(), stderr.String(), err
+}
+
+// TestImport imports the Synthea folder through hospital 1's gateway: a
+// progress bar, a summary table, every record indexed once; a second run
+// uploads nothing and reports everything as already stored; a folder with
+// a broken file fails with the file and the gateway's reason, and a non-zero
+// exit, while its good file is still recognised as stored.
+func TestImport(t *testing.T) {
+	sys := startSystem(t, filepath.Join(t.TempDir(), "run"))
+	data, err := filepath.Abs(filepath.Join(repoRoot, "..", "shared", "data", "fhir", "synthea"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(data, "*.json"))
+	if len(files) < 6 {
+		t.Fatalf("want the Synthea bundles in %s, found %d", data, len(files))
+	}
+	op, err := sys.identity("operator@hospital1.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"MEDSHARE_CRYPTO=" + sys.info.Crypto}
+	h1 := sys.info.Orgs[0].Gateway
+	indexed := func() int {
+		out, _, err := runCLI(t, env, "records", "--gateway", h1, "--id", op, "--owner", "Hospital1MSP", "--page-size", "100", "--json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p struct{ Items []json.RawMessage }
+		if err := json.Unmarshal([]byte(out), &p); err != nil {
+			t.Fatal(err)
+		}
+		return len(p.Items)
+	}
+	summary := regexp.MustCompile(`(?m)^\s*(uploaded|already stored|failed|total)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+\S+ \S*B\s*$`)
+	rows := func(out string) map[string]string {
+		m := map[string]string{}
+		for _, r := range summary.FindAllStringSubmatch(out, -1) {
+			m[r[1]] = r[2]
+		}
+		return m
+	}
+
+	// 1. Every file, with the progress bar forced on (stderr is no terminal here).
+	stdout, stderr, err := runCLI(t, env, "import", "--gateway", h1, "--id", op, "--progress", "always", data)
+	if err != nil {
+		t.Fatalf("import: %v\n%s\n%s", err, stdout, stderr)
+	}
+	if !strings.Contains(stderr, fmt.Sprintf("importing %d files", len(files))) || !strings.Contains(stderr, "100%") {
+		t.Fatalf("no progress bar on stderr:\n%s", stderr)
+	}
+	n := strconv.Itoa(len(files))
+	if r := rows(stdout); r["uploaded"] != n || r["already stored"] != "0" || r["failed"] != "0" || r["total"] != n {
+		t.Fatalf("first run's summary %v:\n%s", r, stdout)
+	}
+	if got := indexed(); got != len(files) {
+		t.Fatalf("hospital 1 has %d records indexed after importing %d files", got, len(files))
+	}
+
+	// 2. A re-run stores nothing new.
+	stdout, _, err = runCLI(t, env, "import", "--gateway", h1, "--id", op, data)
+	if err != nil {
+		t.Fatalf("second import: %v\n%s", err, stdout)
+	}
+	if r := rows(stdout); r["uploaded"] != "0" || r["already stored"] != n || r["failed"] != "0" {
+		t.Fatalf("second run's summary %v:\n%s", r, stdout)
+	}
+	if got := indexed(); got != len(files) {
+		t.Fatalf("hospital 1 has %d records indexed after the re-run, want %d", got, len(files))
+	}
+
+	// 3. A broken file fails, with its reason; the run exits non-zero.
+	mixed := t.TempDir()
+	good, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(mixed, "good.json"), good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(mixed, "broken.json"), []byte(`{"resourceType": "Bundle", "entry": [`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(mixed, "invalid.json"), []byte(`{"resourceType": "Patient", "birthDate": 12}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stdout, _, err = runCLI(t, env, "import", "--gateway", h1, "--id", op, mixed)
+	if err == nil {
+		t.Fatalf("an import with a broken file exited 0:\n%s", stdout)
+	}
+	if r := rows(stdout); r["uploaded"] != "0" || r["already stored"] != "1" || r["failed"] != "2" {
+		t.Fatalf("mixed run's summary %v:\n%s", r, stdout)
+	}
+	if !regexp.MustCompile(`(?m)^FAILED\n\s+broken\.json\s+not a JSON document\n\s+invalid\.json\s+.*422`).MatchString(stdout) {
+		t.Fatalf("the failure is not listed with its reason:\n%s", stdout)
+	}
+	if got := indexed(); got != len(files) {
+		t.Fatalf("hospital 1 has %d records indexed after the failed run, want %d", got, len(files))
+	}
+}
+
+// identity returns a demo user's identity directory.
+func (s *localSys) identity(name string) (string, error) {
+	for _, u := range s.info.Users {
+		if u.Name == name {
+			return u.Identity, nil
+		}
+	}
+	return "", fmt.Errorf("no user %s", name)
 }
