@@ -88,10 +88,11 @@ bench-abe: build ## ABE timings and sizes, table and plot (docs/abe.md)
 proto: ## regenerate network/pb from its .proto files (needs protoc, protoc-gen-go, protoc-gen-go-grpc)
 	cd network/pb && $(GO) generate .
 
-image: ## the FROM-scratch node image medshare:local
+image: kubo ## the FROM-scratch images medshare:local (nodes, gateways) and medshare-kubo:local
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o bin/medshare-static ./cmd/medshare
 	mkdir -p bin/image-data
 	DOCKER_BUILDKIT=0 docker build -q -t medshare:local . >/dev/null 2>&1 || DOCKER_BUILDKIT=0 docker build -t medshare:local .
+	DOCKER_BUILDKIT=0 docker build -q -t medshare-kubo:local -f Dockerfile.kubo . >/dev/null 2>&1 || DOCKER_BUILDKIT=0 docker build -t medshare-kubo:local -f Dockerfile.kubo .
 
 clean: ## remove build output and local network state (keeps the kubo cache)
 	rm -rf bin run run.log

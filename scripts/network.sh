@@ -185,8 +185,11 @@ configure_cc() {
 # chaincode, goes on every channel.
 deploy_default() {
   local nodes=() level cc
+  # The index lists each node at the address the channel knows it by
+  # (NODE0_API… as in network/configtx.yaml; the dialled address otherwise).
+  local advertised=([0]=${NODE0_API:-${API[node0]}} [1]=${NODE1_API:-${API[node1]}} [2]=${NODE2_API:-${API[node2]}})
   for n in "${NODES[@]}"; do
-    nodes+=(--node "$n.${DOMAIN[$n]}=${MSP[$n]}=${API[$n]}")
+    nodes+=(--node "$n.${DOMAIN[$n]}=${MSP[$n]}=${advertised[${n#node}]}")
   done
   deploy_cc main index 1 1 Init "$("$BIN" chaincode init --crypto "$CRYPTO" --channel main --name index "${nodes[@]}")"
   for level in high medium low; do

@@ -48,7 +48,7 @@ func commands() []command {
 		{"tx", "submit or query a chaincode function", runTx},
 		{"status", "show a node's channels, heights, leaders and alerts", runStatus},
 		{"ledger", "verify a stopped node's ledger (ledger verify), recover a halted channel (ledger recover)", runLedger},
-		{"network", "the whole local system: network run (make run) | network status", runNetwork},
+		{"network", "the whole local system: network run (make run) | network status | network compose-init (docker-compose)", runNetwork},
 		{"demo", "run the contract flows (store, access, MeDShare, revocation) on a network started by scripts/network.sh up", runDemo},
 		{"gateway", "run an organisation's REST gateway (--config gateway.yaml)", runGateway},
 		{"whoami", "show who your gateway sees (role, organisation, attributes)", runWhoami},

@@ -19,10 +19,13 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/medshare/medshare/gateway"
 	"github.com/medshare/medshare/gateway/api"
 	"github.com/medshare/medshare/gateway/client"
 	"github.com/medshare/medshare/gateway/gwnet"
+	"github.com/medshare/medshare/internal/kubo"
 	"github.com/medshare/medshare/network/cryptogen"
 )
 
@@ -76,12 +79,15 @@ type localUser struct {
 
 // runNetwork runs or inspects the whole local system.
 func runNetwork(args []string, stdout io.Writer) error {
-	verb, rest, err := subcommand(args, "run", "status")
+	verb, rest, err := subcommand(args, "run", "status", "compose-init")
 	if err != nil {
 		return err
 	}
-	if verb == "status" {
+	switch verb {
+	case "status":
 		return runNetworkStatus(rest, stdout)
+	case "compose-init":
+		return runNetworkComposeInit(rest, stdout)
 	}
 	return runNetworkRun(rest, stdout)
 }
@@ -470,4 +476,101 @@ func gatewayReady(o localOrg, crypto string) (string, error) {
 		return "", fmt.Errorf("HTTP %d: %+v", status, h)
 	}
 	return fmt.Sprintf("HTTP %d", status), nil
+}
+
+// runNetworkComposeInit prepares what docker-compose.yaml mounts: the
+// crypto material and swarm key, each organisation's kubo repository
+// (configured for the containers' network: API and swarm on the container's
+// interfaces, the other organisations' daemons as peers by service name)
+// and each gateway's configuration. Containers built FROM scratch have no
+// shell to do it themselves.
+func runNetworkComposeInit(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("network compose-init", flag.ContinueOnError)
+	dir := fs.String("dir", "run/compose", "where to write (must not exist or be empty)")
+	cryptoCfg := fs.String("crypto-config", "network/crypto-config.yaml", "organisations and demo identities")
+	urls := fs.String("gateway-urls", "https://127.0.0.1:18443,https://127.0.0.1:18444,https://127.0.0.1:18445",
+		"the gateways' URLs as users reach them (docker-compose publishes them on the host's loopback)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := cryptogen.Load(*cryptoCfg)
+	if err != nil {
+		return err
+	}
+	gwURLs := strings.Split(*urls, ",")
+	if len(gwURLs) != len(cfg.Organizations) || len(cfg.Organizations) != len(gwnet.Orgs) {
+		return fmt.Errorf("want %d organisations and as many gateway URLs", len(gwnet.Orgs))
+	}
+	if entries, err := os.ReadDir(*dir); err == nil && len(entries) > 0 {
+		return fmt.Errorf("%s is not empty", *dir)
+	}
+	bin, err := kubo.FindBinary()
+	if err != nil {
+		return err
+	}
+	crypto := filepath.Join(*dir, "crypto")
+	if err := runCrypto([]string{"generate", "--config", *cryptoCfg, "--out", crypto}, io.Discard); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var nodes []*kubo.Node
+	for i := range cfg.Organizations {
+		kc := kubo.DefaultConfig()
+		kc.Bin, kc.SwarmKey, kc.AllowRemoteAPI = bin, filepath.Join(crypto, kubo.SwarmKeyFile), true
+		kc.Repo = filepath.Join(*dir, fmt.Sprintf("kubo%d", i))
+		// Inside its container: the API for the organisation's gateway, the
+		// swarm for the other organisations' daemons, the HTTP gateway unused.
+		kc.API, kc.Gateway, kc.Swarm = "0.0.0.0:5001", "127.0.0.1:8080", "0.0.0.0:4001"
+		nd, err := kubo.Init(ctx, kc)
+		if err != nil {
+			return err
+		}
+		nodes = append(nodes, nd)
+	}
+	var peers []kubo.Peer
+	for i, nd := range nodes {
+		peers = append(peers, kubo.Peer{ID: nd.ID(), Addrs: []string{fmt.Sprintf("/dns4/kubo%d/tcp/4001", i)}})
+	}
+	cas, gws := map[string]string{}, map[string]string{}
+	for i, o := range cfg.Organizations {
+		cas[o.MSPID] = "/crypto/" + o.Name + "/msp/cacert.pem"
+		gws[o.MSPID] = gwURLs[i]
+	}
+	for i, o := range cfg.Organizations {
+		if err := nodes[i].SetPeers(peers); err != nil {
+			return err
+		}
+		gc := gateway.Default()
+		gc.MSPID, gc.Listen = o.MSPID, "0.0.0.0:8443"
+		gc.Identity = "/crypto/" + o.Name + "/users/" + cryptogen.UserName(o, gwnet.GatewayUser)
+		gc.CAs, gc.Gateways = cas, gws
+		gc.Node, gc.IPFS = fmt.Sprintf("node%d:7051", i), fmt.Sprintf("kubo%d:5001", i)
+		gc.DataDir = "/data/state"
+		gc.RequestTimeout = time.Minute
+		if i == 0 {
+			gc.Authority.Serve, gc.Authority.SigningKey = true, "/crypto/authority/key.pem"
+		} else {
+			gc.Authority.URL = "https://gateway0:8443"
+		}
+		if err := gc.Validate(); err != nil {
+			return err
+		}
+		raw, err := yaml.Marshal(gc)
+		if err != nil {
+			return err
+		}
+		gdir := filepath.Join(*dir, fmt.Sprintf("gateway%d", i))
+		if err := os.MkdirAll(filepath.Join(gdir, "state"), 0o700); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(gdir, "gateway.yaml"), raw, 0o600); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Join(*dir, fmt.Sprintf("node%d", i)), 0o700); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "compose material in %s: crypto and swarm key, kubo0-2 repositories, gateway0-2 configurations, node0-2 data folders\n", *dir)
+	return nil
 }
