@@ -1,7 +1,7 @@
 // Command medshare runs and administers the medshare ledger network.
 //
 //	medshare node --config node.yaml           run a node
-//	medshare crypto generate ...               create certificates and keys
+//	medshare crypto generate | rotate-tls ...  create certificates and keys; renew a TLS certificate
 //	medshare channel create|join|list ...      make and join channels
 //	medshare chaincode approve|commit|deploy   enable chaincode on a channel
 //	medshare tx submit|query ...               call chaincode
@@ -42,7 +42,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"node", "run a ledger node", runNode},
-		{"crypto", "generate certificates and keys (crypto generate)", runCrypto},
+		{"crypto", "generate certificates and keys (crypto generate); issue a member a new TLS certificate (crypto rotate-tls)", runCrypto},
 		{"channel", "create, join and list channels", runChannel},
 		{"chaincode", "approve, commit and query chaincode definitions; print the medshare chaincodes' Init arguments", runChaincode},
 		{"tx", "submit or query a chaincode function", runTx},
