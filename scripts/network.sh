@@ -18,9 +18,10 @@
 # system in the foreground (Ctrl-C stops it). Environment: MEDSHARE_RUN
 # (state directory, default run), MEDSHARE_BIN (medshare binary, default
 # bin/medshare; built if missing), MEDSHARE_KUBO (ipfs binary, default
-# bin/ipfs, which `make kubo` builds), NODE0_ADDR..NODE2_ADDR (the node API
-# addresses the channel and chaincode verbs dial; default the local system's
-# 127.0.0.1:7051, :8051 and :9051).
+# bin/ipfs, which `make kubo` builds), MEDSHARE_FREE_PORTS (non-empty: `up`
+# listens on free loopback ports instead of the well-known ones; tests),
+# NODE0_ADDR..NODE2_ADDR (the node API addresses the channel and chaincode
+# verbs dial; default the local system's 127.0.0.1:7051, :8051 and :9051).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -70,7 +71,9 @@ cmd_up() {
   log "starting the system in the background (log: $LOG)"
   # In its own session, so that a Ctrl-C in this terminal does not reach
   # it: `down` stops it. Every process it starts dies with it.
-  setsid "$BIN" network run --dir "$RUN" >"$LOG" 2>&1 </dev/null &
+  local flags=()
+  [[ -n ${MEDSHARE_FREE_PORTS:-} ]] && flags+=(--free-ports)
+  setsid "$BIN" network run --dir "$RUN" "${flags[@]}" >"$LOG" 2>&1 </dev/null &
   pid=$!
   for _ in $(seq 1 1200); do
     if [[ -f $RUN/ready ]]; then
@@ -261,7 +264,7 @@ chaincode init` prints it), approved by the listed nodes' organisations
 channel's organisations approved it.
 EOF
       ;;
-    *) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//' ;;
+    *) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//' ;;
   esac
 }
 

@@ -510,3 +510,73 @@ func (s *localSys) identity(name string) (string, error) {
 	}
 	return "", fmt.Errorf("no user %s", name)
 }
+
+// TestNetworkScript runs scripts/network.sh as an administrator does —
+// every verb's --help, up, status, down — on free ports: up returns once
+// the system is ready, status finds every part healthy, down stops every
+// process and removes the state.
+func TestNetworkScript(t *testing.T) {
+	kb := kubotest.Binary(t)
+	root, err := filepath.Abs(repoRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "run")
+	env := append(os.Environ(), "MEDSHARE_RUN="+dir, "MEDSHARE_BIN="+bin, "MEDSHARE_KUBO="+kb, "MEDSHARE_FREE_PORTS=1")
+	script := func(args ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, filepath.Join(root, "scripts", "network.sh"), args...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	for _, verb := range []string{"up", "down", "status", "createChannel", "deployCC", "configureCC", "deployMedshare"} {
+		out, err := script(verb, "--help")
+		if err != nil || !strings.HasPrefix(out, "usage: scripts/network.sh "+verb) {
+			t.Errorf("network.sh %s --help: %v\n%s", verb, err, out)
+		}
+	}
+	if out, err := script("bogus"); err == nil {
+		t.Errorf("network.sh bogus succeeded:\n%s", out)
+	}
+	t.Cleanup(func() { script("down") })
+	out, err := script("up")
+	if err != nil || !strings.Contains(out, "the system is up") {
+		t.Fatalf("network.sh up: %v\n%s", err, out)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, pidFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// up again: it says the system runs, and starts nothing.
+	if out, err := script("up"); err != nil || !strings.Contains(out, "already runs") {
+		t.Fatalf("a second network.sh up: %v\n%s", err, out)
+	}
+	out, err = script("status")
+	if err != nil || !strings.Contains(out, "every node, kubo daemon and gateway is up") || strings.Count(out, "swarm peers") != 3 {
+		t.Fatalf("network.sh status: %v\n%s", err, out)
+	}
+	if out, err := script("down"); err != nil {
+		t.Fatalf("network.sh down: %v\n%s", err, out)
+	}
+	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Fatalf("the supervisor %d still runs after down (%v)", pid, err)
+	}
+	// The supervisor's process group was the system: nothing of it is left.
+	if err := syscall.Kill(-pid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Fatalf("processes of the system still run after down (%v)", err)
+	}
+	for _, p := range []string{dir, dir + ".log"} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("%s is still there after down", p)
+		}
+	}
+	if out, err := script("status"); err == nil {
+		t.Fatalf("network.sh status succeeded with no system:\n%s", out)
+	}
+}
