@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"io"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -85,5 +86,39 @@ func TestRotateTLS(t *testing.T) {
 		if err := runCrypto(append([]string{"rotate-tls"}, bad...), io.Discard); err == nil {
 			t.Errorf("rotate-tls %v succeeded", bad)
 		}
+	}
+}
+
+// TestChaincodeInitFromPublicKey: an organisation that holds only the
+// attribute authority's public key (pub.pem, what it receives) prints the
+// same configuration as the authority's own organisation.
+func TestChaincodeInitFromPublicKey(t *testing.T) {
+	out := t.TempDir()
+	cfg, err := cryptogen.Load(filepath.Join(repoRoot, "network", "crypto-config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cryptogen.Generate(cfg, out, rand.Reader, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	init := func() string {
+		var b strings.Builder
+		if err := runChaincode([]string{"init", "--crypto", out, "--channel", "side-high", "--name", "ptl"}, &b); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	both := init()
+	if err := os.Remove(filepath.Join(cryptogen.AuthorityDir(out), "key.pem")); err != nil {
+		t.Fatal(err)
+	}
+	if only := init(); only != both {
+		t.Fatalf("with the public key only:\n%s\nwith the key pair:\n%s", only, both)
+	}
+	if err := os.WriteFile(filepath.Join(cryptogen.AuthorityDir(out), "pub.pem"), []byte("junk"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := runChaincode([]string{"init", "--crypto", out, "--channel", "side-high", "--name", "ptl"}, io.Discard); err == nil {
+		t.Fatal("a junk pub.pem was accepted")
 	}
 }
