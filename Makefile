@@ -6,7 +6,7 @@ GO       ?= go
 BIN      := bin/medshare
 FUZZTIME ?= 30s
 
-.PHONY: all build kubo run down test unit compose-test fuzz bench bench-ledger bench-chaincode bench-abe bench-gateway proto image clean help
+.PHONY: all build kubo run down test deps unit compose-test fuzz bench bench-ledger bench-chaincode bench-abe bench-gateway proto image clean help
 
 all: build
 
@@ -49,13 +49,16 @@ down: ## stop a network started by `scripts/network.sh up` and delete its state
 # Packages run one at a time (-p 1): the integration tests start three node
 # processes each and measure nothing, but a saturated 2-core machine makes
 # Raft elections needlessly slow.
-test: kubo ## go vet, all tests (kubo built first), the docker-compose smoke test
+test: kubo deps ## go vet, all tests (kubo built first), the docker-compose smoke test
 	$(GO) vet ./...
 	$(GO) test -p 1 -count=1 -timeout 20m ./...
 	scripts/compose-test.sh
 
 unit: ## the tests that start no processes (quick; -short skips those that start kubo)
 	$(GO) test -short -count=1 $$($(GO) list ./... | grep -v -e '/network$$' -e '/chaincode$$' -e '/cmd/medshare$$' -e '/gateway/e2e$$')
+
+deps: ## install the Debian packages the tests use (jq, curl, openssl) if missing
+	@scripts/deps.sh
 
 compose-test: ## the docker-compose smoke test alone
 	scripts/compose-test.sh

@@ -27,6 +27,7 @@ import (
 	"github.com/medshare/medshare/gateway/gwnet"
 	"github.com/medshare/medshare/internal/kubo"
 	"github.com/medshare/medshare/network/cryptogen"
+	"github.com/medshare/medshare/network/nettest"
 )
 
 // The files a running local system keeps in its directory besides the
@@ -157,7 +158,9 @@ func runNetworkRun(args []string, stdout io.Writer) error {
 		}
 	}
 	sys, err := gwnet.Start(ctx, gwnet.Options{Bin: bin, Dir: abs, Crypto: cfg, Layout: layout, ACLProfile: *profile,
-		Auditors: auditors, LogLevel: *logLevel, Progress: progress})
+		Auditors: auditors, LogLevel: *logLevel, Progress: progress,
+		// kv, the ledger's own test chaincode, for docs/ledger.md's examples.
+		Chaincodes: []nettest.Chaincode{{Name: "kv", Channels: nettest.DefaultChannels}}})
 	if err != nil {
 		if sigCtx.Err() != nil {
 			return errors.New("interrupted while starting")
@@ -374,7 +377,7 @@ func printBanner(w io.Writer, ls *localSystem, dir string, took time.Duration) {
 		}
 		return p
 	}
-	fmt.Fprintf(w, "\nchannels main, side-high, side-medium, side-low; contracts index, storage, ptl, provenance\n")
+	fmt.Fprintf(w, "\nchannels main, side-high, side-medium, side-low; contracts index, storage, ptl, provenance (and kv, the ledger's test chaincode)\n")
 	fmt.Fprintf(w, "logs: %s, %s, %s (and the other organisations' alike)\n", rel(ls.Orgs[0].NodeLog), rel(ls.Orgs[0].KuboLog), rel(ls.Orgs[0].GatewayLog))
 	fmt.Fprintf(w, "\ndemo users (identities under %s; variables in %s):\n", rel(ls.Crypto), rel(filepath.Join(ls.Dir, envFile)))
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

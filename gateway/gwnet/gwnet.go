@@ -77,6 +77,9 @@ type Options struct {
 	ACLProfile string
 	// Progress, when set, is told each stage as it starts.
 	Progress func(stage string)
+	// Chaincodes are deployed besides the medshare contracts (kv, the
+	// ledger's test chaincode, for `make run`).
+	Chaincodes []nettest.Chaincode
 }
 
 // Layout is where each organisation's processes listen, one entry per
@@ -226,6 +229,7 @@ func (s *System) deploy(ctx context.Context) error {
 	for _, c := range inits {
 		ccs = append(ccs, nettest.Chaincode{Name: c.Chaincode, Channels: []string{c.Channel}, InitFn: c.Fn, InitArgs: [][]byte{[]byte(c.Args[0])}})
 	}
+	ccs = append(ccs, s.Opts.Chaincodes...)
 	return s.Net.DeployAll(ctx, ccs)
 }
 
