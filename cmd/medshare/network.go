@@ -135,8 +135,15 @@ func runNetworkRun(args []string, stdout io.Writer) error {
 	if err := claimDir(abs, stdout); err != nil {
 		return err
 	}
-	// From here on the directory is ours: remove it however we leave.
+	// From here on the directory is ours: remove it when we stop, except
+	// after a failed start, whose logs the operator needs (the next run
+	// removes them).
+	keep := false
 	defer func() {
+		if keep {
+			fmt.Fprintf(stdout, "==> stopped; %s kept for its logs (the next make run removes it)\n", *dir)
+			return
+		}
 		os.RemoveAll(abs)
 		fmt.Fprintf(stdout, "==> stopped; removed %s\n", *dir)
 	}()
@@ -165,7 +172,8 @@ func runNetworkRun(args []string, stdout io.Writer) error {
 		if sigCtx.Err() != nil {
 			return errors.New("interrupted while starting")
 		}
-		return fmt.Errorf("starting the system: %w (logs in %s until it is removed: rerun with --log-level debug)", err, *dir)
+		keep = true
+		return fmt.Errorf("starting the system: %w (logs in %s/node*/node.log, %s/kubo/kubo*/daemon.log, %s/gateway*/gateway.log)", err, *dir, *dir, *dir)
 	}
 	defer sys.Stop()
 	progress("enrolling the demo users at the attribute authority (ABE keys, credentials, enrolments)")

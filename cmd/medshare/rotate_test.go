@@ -16,7 +16,9 @@ import (
 	"github.com/medshare/medshare/network/identity"
 )
 
-func TestRotateTLS(t *testing.T) {
+// demoCrypto generates network/crypto-config.yaml's material in a test folder.
+func demoCrypto(t *testing.T) string {
+	t.Helper()
 	out := t.TempDir()
 	cfg, err := cryptogen.Load(filepath.Join(repoRoot, "network", "crypto-config.yaml"))
 	if err != nil {
@@ -25,6 +27,11 @@ func TestRotateTLS(t *testing.T) {
 	if err := cryptogen.Generate(cfg, out, rand.Reader, time.Now()); err != nil {
 		t.Fatal(err)
 	}
+	return out
+}
+
+func TestRotateTLS(t *testing.T) {
+	out := demoCrypto(t)
 	gw := identity.Dir(filepath.Join(out, "hospital2", "users", "gateway@hospital2.example"))
 	before, err := identity.ReadCertFile(gw.TLSCertFile())
 	if err != nil {
@@ -93,14 +100,7 @@ func TestRotateTLS(t *testing.T) {
 // attribute authority's public key (pub.pem, what it receives) prints the
 // same configuration as the authority's own organisation.
 func TestChaincodeInitFromPublicKey(t *testing.T) {
-	out := t.TempDir()
-	cfg, err := cryptogen.Load(filepath.Join(repoRoot, "network", "crypto-config.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cryptogen.Generate(cfg, out, rand.Reader, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	out := demoCrypto(t)
 	init := func() string {
 		var b strings.Builder
 		if err := runChaincode([]string{"init", "--crypto", out, "--channel", "side-high", "--name", "ptl"}, &b); err != nil {
