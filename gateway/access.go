@@ -12,6 +12,7 @@ import (
 
 	"github.com/medshare/medshare/chaincode/index"
 	"github.com/medshare/medshare/chaincode/ptl"
+	"github.com/medshare/medshare/chaincode/txbuild"
 	"github.com/medshare/medshare/gateway/api"
 	"github.com/medshare/medshare/gateway/envelope"
 )
@@ -41,6 +42,14 @@ func (s *Server) access(c *gin.Context, p *Principal) error {
 	}
 	if req.Proof.RecordID != id {
 		return invalid("proof.recordID", "names %q, not the record of the path", req.Proof.RecordID)
+	}
+	// A proof is submitted by the user who made it: another caller holding
+	// it (a copy seen on the way, a proof sent to the wrong gateway) cannot
+	// spend its nonce, be answered its m, or have it logged as the user's.
+	if me := txbuild.UserID(p.ID.ID()); req.Proof.User != me {
+		pr := forbidden("the proof names user %s; the caller's certificate is user %s: a proof is submitted by its own user", req.Proof.User, me)
+		pr.Field = "proof.user"
+		return pr
 	}
 	if len(b) > ptl.MaxProofLen*2 {
 		return invalid("proof", "is larger than P-TL accepts")
@@ -147,7 +156,7 @@ func (s *Server) object(c *gin.Context, _ *Principal) error {
 		return err
 	}
 	if len(b) > envelope.MaxObjectLen {
-		return problem(http.StatusBadGateway, ProblemInternal, "Object too large", "the object exceeds the largest record level")
+		return ErrObjectTooLarge
 	}
 	c.Header("Cache-Control", "no-store")
 	c.Data(http.StatusOK, api.Binary, b)

@@ -201,6 +201,8 @@ type keyring struct {
 	path   string
 	ttl    time.Duration
 
+	now func() time.Time
+
 	mu      sync.Mutex
 	params  *Params
 	fetched time.Time
@@ -208,12 +210,21 @@ type keyring struct {
 	keys    map[uint64][]byte
 }
 
-const paramsTTL = 10 * time.Second
+// paramsTTL is how long the authority's parameters are reused; after an
+// epoch rotation an owner's gateway may encrypt under the previous epoch
+// for that long. paramsMaxStale is how long the last parameters keep being
+// used while the authority cannot be reached: after that, uploads fail
+// (503) rather than go on encrypting under an epoch the authority may
+// have left to revoke keys.
+const (
+	paramsTTL      = 10 * time.Second
+	paramsMaxStale = 5 * time.Minute
+)
 
 // NewKeyring returns the Keys of an owner's gateway whose identity is
 // signer, asking src, keeping custodian keys under dataDir.
 func NewKeyring(src AuthoritySource, signer *identity.Signer, dataDir string) (Keys, error) {
-	k := &keyring{src: src, signer: signer, path: filepath.Join(dataDir, "custodian-keys.json"), ttl: paramsTTL, keys: map[uint64][]byte{}}
+	k := &keyring{src: src, signer: signer, path: filepath.Join(dataDir, "custodian-keys.json"), ttl: paramsTTL, now: time.Now, keys: map[uint64][]byte{}}
 	raw, err := os.ReadFile(k.path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -238,13 +249,14 @@ func unavailableAuthority(err error) error {
 func (k *keyring) Params(ctx context.Context) (*Params, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.params != nil && time.Since(k.fetched) < k.ttl {
+	age := k.now().Sub(k.fetched)
+	if k.params != nil && age < k.ttl {
 		return k.params, nil
 	}
 	raw, err := k.src.AuthorityParams(ctx)
 	if err != nil {
-		if k.params != nil {
-			return k.params, nil // keep serving the last known parameters
+		if k.params != nil && age < paramsMaxStale {
+			return k.params, nil // keep serving the last known parameters, for a while
 		}
 		return nil, unavailableAuthority(err)
 	}
@@ -252,7 +264,7 @@ func (k *keyring) Params(ctx context.Context) (*Params, error) {
 	if err != nil {
 		return nil, err
 	}
-	k.params, k.fetched = p, time.Now()
+	k.params, k.fetched = p, k.now()
 	return p, nil
 }
 

@@ -33,21 +33,33 @@ type Config struct {
 	// CAs maps every consortium organisation's MSP id to its CA
 	// certificate file: callers' certificates must chain to one of them.
 	CAs map[string]string `yaml:"cas"`
-	// Node is the organisation's node (gRPC API address).
+	// Node is the organisation's own node (gRPC API address); only the
+	// organisation's CA is trusted for its TLS certificate.
 	Node string `yaml:"node"`
 	// IPFS is the organisation's kubo RPC API address (host:port).
 	IPFS string `yaml:"ipfs"`
 	// DataDir holds the gateway's state: the pending-index journal and the
 	// custodian key ring (and the authority's state by default).
 	DataDir string `yaml:"dataDir"`
-	// Gateways maps each organisation's MSP id to its gateway's URL, for
-	// requests about another organisation's records (the index on main has
-	// no field for it yet: docs/gateway.md).
+	// Gateways overrides, for the organisations it names, the gateway URL
+	// their administrators registered on main (index SetGateway): tests, or
+	// a gateway reached by another address. docs/gateway.md, "Gateway
+	// discovery and pinning".
 	Gateways map[string]string `yaml:"gateways"`
 	// MaxBodyBytes bounds a request body.
 	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
 	// RequestTimeout bounds a request's work (ledger and IPFS included).
 	RequestTimeout time.Duration `yaml:"requestTimeout"`
+	// ReadTimeout bounds reading a whole request, headers and body: a
+	// client that sends more slowly (a slowloris, a trickled body) is cut
+	// off. ReadHeaderTimeout bounds the TLS handshake and the headers.
+	ReadTimeout       time.Duration `yaml:"readTimeout"`
+	ReadHeaderTimeout time.Duration `yaml:"readHeaderTimeout"`
+	// MaxHeaderBytes bounds a request's headers (431 beyond).
+	MaxHeaderBytes int64 `yaml:"maxHeaderBytes"`
+	// MaxReplicationLag is how long the replication follower may leave a
+	// pin or unpin pending before /readyz reports the gateway not ready.
+	MaxReplicationLag time.Duration `yaml:"maxReplicationLag"`
 	// GradingRules is a YAML rule file; empty uses the default rules.
 	GradingRules string `yaml:"gradingRules"`
 	// Templates are named policies and access terms; DefaultTemplate is
@@ -81,6 +93,11 @@ type AuthorityConfig struct {
 	CredentialValidity time.Duration `yaml:"credentialValidity"`
 	// URL is the authority's gateway when this one does not serve it.
 	URL string `yaml:"url"`
+	// MSP is the organisation whose gateway serves the authority: its TLS
+	// certificate must then be that organisation's CA's, with the gateway
+	// (owner) role. Without it any consortium CA's certificate is accepted
+	// for the authority, whose public key every upload encrypts under.
+	MSP string `yaml:"msp"`
 }
 
 // Template is a named policy with its access terms. Validity is how long
@@ -97,13 +114,17 @@ type Template struct {
 // the "clinical" template.
 func Default() Config {
 	return Config{
-		Listen:         "127.0.0.1:8443",
-		Node:           "127.0.0.1:7051",
-		IPFS:           "127.0.0.1:5001",
-		DataDir:        "gateway-data",
-		MaxBodyBytes:   8 << 20,
-		RequestTimeout: 30 * time.Second,
-		AccessLog:      true,
+		Listen:            "127.0.0.1:8443",
+		Node:              "127.0.0.1:7051",
+		IPFS:              "127.0.0.1:5001",
+		DataDir:           "gateway-data",
+		MaxBodyBytes:      8 << 20,
+		RequestTimeout:    30 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		MaxReplicationLag: 5 * time.Minute,
+		AccessLog:         true,
 		Templates: map[string]Template{
 			"clinical": {
 				Policy: api.RecordPolicy{
@@ -268,6 +289,18 @@ func (c *Config) Validate() error {
 	if c.RequestTimeout < time.Second {
 		bad("requestTimeout", "must be at least 1s")
 	}
+	if c.ReadTimeout < time.Second {
+		bad("readTimeout", "must be at least 1s")
+	}
+	if c.ReadHeaderTimeout < 100*time.Millisecond || c.ReadHeaderTimeout > c.ReadTimeout {
+		bad("readHeaderTimeout", "must be from 100ms to readTimeout")
+	}
+	if c.MaxHeaderBytes < 4<<10 || c.MaxHeaderBytes > 1<<20 {
+		bad("maxHeaderBytes", "must be between 4 KiB and 1 MiB")
+	}
+	if c.MaxReplicationLag < time.Second {
+		bad("maxReplicationLag", "must be at least 1s")
+	}
 	for name, t := range c.Templates {
 		if _, err := parsePolicy(t.Policy); err != nil {
 			bad("templates."+name+".policy", "%v", err)
@@ -295,6 +328,9 @@ func (c *Config) Validate() error {
 	} else if a.URL != "" {
 		if pu, err := url.Parse(a.URL); err != nil || pu.Scheme != "https" || pu.Host == "" {
 			bad("authority.url", "must be an https URL, got %q", a.URL)
+		}
+		if _, ok := c.CAs[a.MSP]; a.MSP != "" && !ok {
+			bad("authority.msp", "names no organisation of cas: %q", a.MSP)
 		}
 	} else {
 		bad("authority", "either serve the authority (authority.serve) or name its gateway (authority.url)")

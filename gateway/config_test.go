@@ -37,11 +37,16 @@ func TestConfigValidate(t *testing.T) {
 		"requestTimeout":    func(c *Config) { c.RequestTimeout = time.Millisecond },
 		"authority.url":     func(c *Config) { c.Authority.URL = "ftp://x" },
 		"authority.signing": func(c *Config) { c.Authority.Serve, c.Authority.SigningKey = true, "" },
+		"authority.msp":     func(c *Config) { c.Authority.MSP = "EvilMSP" },
+		"readTimeout":       func(c *Config) { c.ReadTimeout = 0 },
+		"readHeaderTimeout": func(c *Config) { c.ReadHeaderTimeout = time.Hour },
+		"maxHeaderBytes":    func(c *Config) { c.MaxHeaderBytes = 10 << 20 },
+		"maxReplicationLag": func(c *Config) { c.MaxReplicationLag = 0 },
 	} {
 		c := validConfig()
 		mod(&c)
 		err := c.Validate()
-		if err == nil || !strings.Contains(err.Error(), strings.SplitN(name, ".", 2)[0]) {
+		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s: err = %v", name, err)
 		}
 	}

@@ -7,7 +7,14 @@ import (
 	"github.com/medshare/medshare/abe/policy"
 	"github.com/medshare/medshare/abe/tag"
 	"github.com/medshare/medshare/gateway/api"
+	"github.com/medshare/medshare/gateway/replicate"
 )
+
+// Replication is the replication follower as /readyz sees it
+// (*replicate.Follower implements it).
+type Replication interface {
+	Status() replicate.Status
+}
 
 // Objects is the organisation's IPFS node as the gateway uses it. Add pins
 // what it adds. Implementations wrap unreachability in ErrIPFSUnavailable

@@ -268,3 +268,83 @@ func TestLogsHoldNoPatientDataOrSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestLogsHoldNoSecretsOnHostilePaths extends the log check to the
+// refusals and new routes: enrolments (user and custodian keys), another
+// user's proof, a forged enrolment, crafted bodies carrying patient data
+// in duplicate and case-folded keys, gateway resolution, readiness with
+// details, regrant, recall and a ledger outage during a recall.
+func TestLogsHoldNoSecretsOnHostilePaths(t *testing.T) {
+	c := newConsortium(t)
+	ctx := context.Background()
+	up := upload(t, c, patient)
+	op := c.Owner(gwtest.H1, "operator")
+	owner := c.Client(gwtest.H1, op)
+	var secrets []string
+	b64 := func(b []byte) string {
+		s := base64.StdEncoding.EncodeToString(b)
+		return s[:min(len(s), 40)]
+	}
+	nurse := c.User(gwtest.H1, "nurse", map[string]string{"role": "nurse", "trust": "1"})
+	en, err := c.Client(gwtest.H1, nurse).Enrol(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets = append(secrets, b64(en.Key), b64(en.Wallet), b64(en.Enrolment))
+	ce, err := c.Client(gwtest.H1, op).EnrolCustodian(ctx, op.Signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets = append(secrets, b64(ce.Key))
+	tk, err := owner.AuthorityTagKey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets = append(secrets, b64(tk.Key))
+	r := c.Reader(gwtest.H1, nurse)
+	_, p := proofFor(t, r, up.RecordID, "low", time.Now())
+	secrets = append(secrets, b64(p.Signature), b64(p.Nonce), b64(p.Disclosure))
+	thief := c.User(gwtest.H2, "thief", map[string]string{"role": "doctor"})
+	c.Client(gwtest.H1, thief).Access(ctx, up.RecordID, &api.AccessRequest{Level: "low", Proof: p})
+	forged := *p
+	forged.Enrolment = append([]byte(nil), p.Enrolment...)
+	forged.Enrolment[0] ^= 1
+	c.Client(gwtest.H1, nurse).Access(ctx, up.RecordID, &api.AccessRequest{Level: "low", Proof: &forged})
+	g, err := c.Client(gwtest.H1, nurse).Access(ctx, up.RecordID, &api.AccessRequest{Level: "low", Proof: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets = append(secrets, b64(g.Keys))
+	for _, body := range []string{
+		`{"document":{"name":"Grace Hopper"},"document":{"ssn":"078-05-1120"},"template":"clinical"}`,
+		`{"Document":{"name":"Grace Hopper","ssn":"078-05-1120"},"template":"clinical"}`,
+		`{"document":{"name":"Grace Hopper","ssn":"078-05-1120"},"policy":{"low":"name = Grace Hopper"},"access":{"notBefore":"2026-01-01T00:00:00Z","notAfter":"2099-01-01T00:00:00Z"}}`,
+		`{"document":{"name":"Grace Hopper","ssn":"078-05-1120"},"template":"Grace Hopper"}`,
+	} {
+		owner.Do(ctx, "POST", "/api/v1/records", api.JSON, []byte(body), nil)
+	}
+	c.Client(gwtest.H2, thief).Gateway(ctx, gwtest.H1)
+	c.Client(gwtest.H2, thief).Do(ctx, "GET", "/readyz", "", nil, nil)
+	owner.Regrant(ctx, up.RecordID, &api.RegrantRequest{User: r.User.ID()})
+	if _, err := owner.Recall(ctx, up.RecordID, &api.RecallRequest{User: r.User.ID(), Reason: "Grace Hopper's chart"}); err != nil {
+		t.Fatal(err)
+	}
+	c.Ledger.SetFault(func(call txbuild.Call) error {
+		if call.Fn == "Store" {
+			return errors.New("down")
+		}
+		return nil
+	})
+	owner.Recall(ctx, up.RecordID, &api.RecallRequest{})
+	c.Ledger.SetFault(nil)
+	logs := c.Log.String()
+	secrets = append(secrets, "Ada Lovelace", "999-12-3456", "1815-12-10", "hypertension", "bp 150/95", "Grace Hopper", "078-05-1120")
+	for _, s := range secrets {
+		if strings.Contains(logs, s) {
+			t.Errorf("the logs hold %q", s)
+		}
+	}
+	if !strings.Contains(logs, "status=403") || !strings.Contains(logs, "status=503") {
+		t.Fatal("the refusals and the outage were not logged at all")
+	}
+}

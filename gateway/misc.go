@@ -38,15 +38,20 @@ func (s *Server) health(c *gin.Context, _ *Principal) error {
 	return reply(c, http.StatusOK, api.Health{Status: "ok"})
 }
 
-// ready checks the node, kubo and the keys the gateway's routes need.
-func (s *Server) ready(c *gin.Context, _ *Principal) error {
+// ready checks the node, kubo, the keys the gateway's routes need and the
+// replication follower's lag. Why a check fails is shown to callers with a
+// consortium certificate only: it names internal addresses.
+func (s *Server) ready(c *gin.Context, p *Principal) error {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
 	defer cancel()
 	checks := map[string]string{}
 	ok := true
 	set := func(name string, err error) {
 		if err != nil {
-			checks[name] = err.Error()
+			checks[name] = "failing"
+			if p != nil {
+				checks[name] = err.Error()
+			}
 			ok = false
 			return
 		}
@@ -71,7 +76,19 @@ func (s *Server) ready(c *gin.Context, _ *Principal) error {
 	if s.d.Authority != nil {
 		checks["authority"] = "ok"
 	}
-	h := api.Health{Status: "ready", Checks: checks}
+	var rh *api.ReplicationHealth
+	if s.d.Replication != nil {
+		st := s.d.Replication.Status()
+		set("replication", st.Check(s.cfg.MaxReplicationLag))
+		rh = &api.ReplicationHealth{Pending: st.Pending, Retrying: st.Retrying, LagSeconds: st.OldestPending.Seconds(),
+			MaxLagSeconds: s.cfg.MaxReplicationLag.Seconds(), Streams: len(st.Streams)}
+		for _, str := range st.Streams {
+			if str.Connected {
+				rh.StreamsUp++
+			}
+		}
+	}
+	h := api.Health{Status: "ready", Checks: checks, Replication: rh}
 	status := http.StatusOK
 	if !ok {
 		h.Status, status = "not ready", http.StatusServiceUnavailable

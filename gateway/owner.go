@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -150,12 +151,19 @@ func (s *Server) regrant(c *gin.Context, _ *Principal) error {
 		return invalid("scope", "is record or owner")
 	}
 	levels := levelsOf(e)
+	if len(req.Levels) > policy.NumLevels {
+		return invalid("levels", "at most %d levels", policy.NumLevels)
+	}
 	if len(req.Levels) > 0 {
 		levels = nil
 		for i, v := range req.Levels {
-			l, err := parseLevel(c, fmt.Sprintf("levels[%d]", i), v)
+			f := fmt.Sprintf("levels[%d]", i)
+			l, err := parseLevel(c, f, v)
 			if err != nil {
 				return err
+			}
+			if slices.Contains(levels, l) {
+				return invalid(f, "%s is given twice", l)
 			}
 			levels = append(levels, l)
 		}

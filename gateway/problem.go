@@ -28,6 +28,7 @@ const (
 	ProblemUnavailable     = "urn:medshare:problem:unavailable"
 	ProblemIPFSUnavailable = "urn:medshare:problem:ipfs-unavailable"
 	ProblemTampered        = "urn:medshare:problem:tampered"
+	ProblemBadObject       = "urn:medshare:problem:bad-object"
 	ProblemInternal        = "urn:medshare:problem:internal"
 )
 
@@ -82,6 +83,9 @@ var (
 	ErrIPFSUnavailable = errors.New("gateway: IPFS is unavailable")
 	// ErrObjectNotFound: IPFS has no such object (404).
 	ErrObjectNotFound = errors.New("gateway: IPFS object not found")
+	// ErrObjectTooLarge: the object at an address is larger than any
+	// record level can be, so it is not one (502).
+	ErrObjectTooLarge = errors.New("gateway: the IPFS object is larger than a record level")
 	// ErrAuthorityUnavailable: the attribute authority cannot be reached
 	// (503).
 	ErrAuthorityUnavailable = errors.New("gateway: the attribute authority is unavailable")
@@ -109,6 +113,8 @@ func toProblem(err error) *Problem {
 		out = problem(http.StatusBadGateway, ProblemTampered, "Tampered object", "a stored object does not match its checkCode; it was not decrypted")
 	case errors.Is(err, ErrObjectNotFound):
 		out = notFound("no such object in IPFS")
+	case errors.Is(err, ErrObjectTooLarge):
+		out = problem(http.StatusBadGateway, ProblemBadObject, "Not a record object", "the object at this address is larger than any record level; it is not served")
 	case errors.Is(err, ledger.ErrUnavailable), errors.Is(err, ErrAuthorityUnavailable), errors.Is(err, context.DeadlineExceeded):
 		out = problem(http.StatusServiceUnavailable, ProblemUnavailable, "Service unavailable", "the ledger or the attribute authority cannot be reached; try again later")
 	case errors.As(err, &re):

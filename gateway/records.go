@@ -55,7 +55,10 @@ func kindOfID(id string) string {
 	return k
 }
 
-var kindRE = regexp.MustCompile(`[^A-Za-z0-9]`)
+var (
+	kindRE = regexp.MustCompile(`[^A-Za-z0-9]`)
+	typeRE = regexp.MustCompile(`^[A-Za-z0-9]{1,40}$`)
+)
 
 // newRecordID is "<gateway identity hash>:<kind>.<20 random hex digits>":
 // record ids are scoped to their owner (txbuild.RecordID).
@@ -249,7 +252,7 @@ func (s *Server) ownedEntry(ctx context.Context, id string) (*index.RecordEntry,
 	if e.OwnerMSP != s.cfg.MSPID {
 		p := problem(http.StatusMisdirectedRequest, ProblemMisdirected, "Misdirected request",
 			fmt.Sprintf("record %s belongs to %s: send this request to its gateway", id, e.OwnerMSP))
-		p.RecordID, p.OwnerGateway = id, s.cfg.Gateways[e.OwnerMSP]
+		p.RecordID, p.OwnerGateway = id, s.ownerGateway(ctx, e.OwnerMSP)
 		return nil, p
 	}
 	if e.Owner != s.d.Signer.Identity.ID() {
@@ -498,9 +501,9 @@ func (s *Server) unpinAll(cids []string) {
 	}
 }
 
-func (s *Server) recordView(e *index.RecordEntry) api.Record {
+func (s *Server) recordView(ctx context.Context, e *index.RecordEntry) api.Record {
 	r := api.Record{RecordID: e.RecordID, Kind: kindOfID(e.RecordID), Version: e.PolicyVersion, Owner: e.OwnerMSP,
-		OwnerGateway: s.cfg.Gateways[e.OwnerMSP], CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, TxID: e.TxID}
+		OwnerGateway: s.ownerGateway(ctx, e.OwnerMSP), CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, TxID: e.TxID}
 	for _, l := range e.Levels {
 		r.Levels = append(r.Levels, api.LevelRef{Level: l.Level, SideChain: l.SideChain, TxID: l.TxID, ChainVersion: l.Version})
 	}
@@ -537,7 +540,7 @@ func (s *Server) getRecord(c *gin.Context, _ *Principal) error {
 	if err != nil {
 		return err
 	}
-	return reply(c, http.StatusOK, s.recordView(e))
+	return reply(c, http.StatusOK, s.recordView(c.Request.Context(), e))
 }
 
 // MaxPageSize bounds pageSize in listings (the chaincodes' limit).
@@ -587,7 +590,7 @@ func (s *Server) find(c *gin.Context, _ *Principal) error {
 		return err
 	}
 	kind := c.Query("type")
-	if kind != "" && !regexp.MustCompile(`^[A-Za-z0-9]{1,40}$`).MatchString(kind) {
+	if kind != "" && !typeRE.MatchString(kind) {
 		return badRequest("type", "a resource type such as Bundle or Patient")
 	}
 	from, err := queryTime(c, "from")
@@ -621,7 +624,7 @@ func (s *Server) find(c *gin.Context, _ *Principal) error {
 			if (!from.IsZero() && e.CreatedAt.Before(from)) || (!to.IsZero() && !e.CreatedAt.Before(to)) {
 				continue
 			}
-			out.Items = append(out.Items, s.recordView(e))
+			out.Items = append(out.Items, s.recordView(c.Request.Context(), e))
 		}
 		bookmark = pg.Bookmark
 		if bookmark == "" || len(out.Items) >= size {

@@ -48,7 +48,7 @@ const (
 var Roles = []Role{RoleOwner, RoleUser, RoleAuthority, RoleAuditor, RoleAdmin}
 
 // RoleAttribute is the certificate attribute that carries the REST role.
-const RoleAttribute = "medshare.role"
+const RoleAttribute = api.RoleAttribute
 
 // AuditorAttribute is the contracts' auditor attribute.
 const AuditorAttribute = "medshare.auditor"
@@ -114,8 +114,9 @@ type Access struct {
 	// Public routes need no certificate.
 	Public bool
 	Roles  []Role
-	// OwnOrg restricts data owners to the gateway's own organisation: a
-	// hospital's operators act only through their own hospital's gateway.
+	// OwnOrg restricts data owners and administrators to the gateway's own
+	// organisation: a hospital's operators act only through their own
+	// hospital's gateway, and only its administrators see its metrics.
 	// Other roles are not affected.
 	OwnOrg bool
 	// OnlyAuthority routes exist only on the gateway serving the
@@ -151,7 +152,7 @@ func (a Access) allows(p *Principal, gatewayMSP string) (status int, why string)
 		}
 		return 403, fmt.Sprintf("role %s may not call this route (allowed: %s)", p.Role, strings.Join(names, ", "))
 	}
-	if a.OwnOrg && p.Role == RoleOwner && p.ID.MSPID() != gatewayMSP {
+	if a.OwnOrg && (p.Role == RoleOwner || p.Role == RoleAdmin) && p.ID.MSPID() != gatewayMSP {
 		return 403, fmt.Sprintf("this route is for %s's own callers; %s's go through their own gateway", gatewayMSP, p.ID.MSPID())
 	}
 	return 0, ""

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/medshare/medshare/gateway/aa"
@@ -51,7 +52,11 @@ type Deps struct {
 	Grader     Grader
 	Keys       Keys
 	Authority  *aa.Service
-	Logger     *slog.Logger
+	// Replication is the follower pinning what the side chains store into
+	// this organisation's kubo: /readyz reports its lag, and its metrics
+	// join the gateway's when it is a prometheus.Collector.
+	Replication Replication
+	Logger      *slog.Logger
 	// Rand is the randomness source (crypto/rand when nil); Now the clock
 	// (time.Now when nil).
 	Rand io.Reader
@@ -80,6 +85,7 @@ type Server struct {
 
 	journal  *journal
 	auditors auditorCache
+	gateways gatewayCache
 	bg       sync.WaitGroup
 	logQ     chan accessLogEntry
 	stop     chan struct{}
@@ -113,6 +119,11 @@ func New(cfg Config, d Deps) (*Server, error) {
 	}
 	s.journal = j
 	s.m.pending.Set(float64(j.len()))
+	if col, ok := d.Replication.(prometheus.Collector); ok {
+		if err := s.m.reg.Register(col); err != nil {
+			return nil, fmt.Errorf("gateway: replication metrics: %w", err)
+		}
+	}
 	s.routes = s.buildRoutes()
 	s.engine = s.buildEngine()
 	s.bg.Add(2)
@@ -147,7 +158,7 @@ func (s *Server) buildRoutes() []Route {
 	rs := []Route{
 		{"GET", "/healthz", "health", Access{Public: true}, s.health},
 		{"GET", "/readyz", "ready", Access{Public: true}, s.ready},
-		{"GET", "/metrics", "metrics", Access{Roles: []Role{RoleAdmin}}, s.metricsRoute},
+		{"GET", "/metrics", "metrics", Access{Roles: []Role{RoleAdmin}, OwnOrg: true}, s.metricsRoute},
 		{"GET", p + "/openapi.json", "openapi", Access{Public: true}, s.openapi},
 		{"GET", p + "/whoami", "whoami", Access{Roles: all}, s.whoami},
 		{"POST", p + "/records", "uploadRecord", Access{Roles: []Role{RoleOwner}, OwnOrg: true}, s.upload},
@@ -162,6 +173,7 @@ func (s *Server) buildRoutes() []Route {
 		{"POST", p + "/records/:id/recall", "recall", Access{Roles: []Role{RoleOwner}, OwnOrg: true}, s.recall},
 		{"GET", p + "/violations", "listViolations", Access{Roles: []Role{RoleOwner, RoleAuditor}, OwnOrg: true}, s.violations},
 		{"GET", p + "/objects/:cid", "getObject", Access{Roles: []Role{RoleUser, RoleOwner}}, s.object},
+		{"GET", p + "/gateways/:msp", "getGateway", Access{Roles: all}, s.getGateway},
 	}
 	if s.d.Authority != nil {
 		aaOnly := func(roles ...Role) Access { return Access{Roles: roles, OnlyAuthority: true} }
@@ -199,19 +211,34 @@ func (s *Server) buildEngine() *gin.Engine {
 	return e
 }
 
-// observe logs and measures every request (never its body).
+// methodLabel is the method as metrics and logs name it: one of the
+// methods the API uses, or "other". The method is the client's to choose,
+// before authentication: used as is, it would let anyone grow the metrics
+// without bound and write what it likes into the logs.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch, http.MethodOptions:
+		return m
+	}
+	return "other"
+}
+
+// observe logs and measures every request (never its body, path or
+// query: they hold record ids, CIDs and user ids).
 func (s *Server) observe(c *gin.Context) {
 	start := time.Now()
+	c.Header("X-Content-Type-Options", "nosniff")
 	c.Next()
 	route := c.FullPath()
 	if route == "" {
 		route = "unmatched"
 	}
+	method := methodLabel(c.Request.Method)
 	status := strconv.Itoa(c.Writer.Status())
 	d := time.Since(start)
-	s.m.requests.WithLabelValues(route, c.Request.Method, status).Inc()
-	s.m.latency.WithLabelValues(route, c.Request.Method, status).Observe(d.Seconds())
-	attrs := []any{"method", c.Request.Method, "route", route, "status", c.Writer.Status(), "duration", d}
+	s.m.requests.WithLabelValues(route, method, status).Inc()
+	s.m.latency.WithLabelValues(route, method, status).Observe(d.Seconds())
+	attrs := []any{"method", method, "route", route, "status", c.Writer.Status(), "duration", d}
 	if p, ok := c.Get("principal"); ok && p != nil {
 		pr := p.(*Principal)
 		attrs = append(attrs, "caller", pr.ID.String(), "role", pr.Role)
@@ -307,18 +334,26 @@ func TLSConfig(cert tls.Certificate) *tls.Config {
 	return &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS13}
 }
 
-// Serve serves HTTPS on ln until ctx ends, then shuts down gracefully.
-func (s *Server) Serve(ctx context.Context, ln net.Listener, cert tls.Certificate) error {
-	srv := &http.Server{
+// HTTPServer is the HTTP server Serve runs, with the configuration's
+// request limits: headers (size, time), the whole request's read time (a
+// slow body is cut off), the time to write an answer (the request's work
+// and 10 s more), idle connections.
+func (s *Server) HTTPServer(cert tls.Certificate) *http.Server {
+	return &http.Server{
 		Handler:           s.Handler(),
 		TLSConfig:         TLSConfig(cert),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       s.cfg.RequestTimeout + 10*time.Second,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.ReadTimeout,
 		WriteTimeout:      s.cfg.RequestTimeout + 10*time.Second,
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    int(s.cfg.MaxHeaderBytes),
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
+}
+
+// Serve serves HTTPS on ln until ctx ends, then shuts down gracefully.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, cert tls.Certificate) error {
+	srv := s.HTTPServer(cert)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(tls.NewListener(ln, srv.TLSConfig)) }()
 	select {

@@ -80,7 +80,14 @@ export MEDSHARE_RUN=$DIR MEDSHARE_BIN=$BIN
 scripts/network.sh createChannel >/dev/null || fail "creating the channels"
 scripts/network.sh deployMedshare >/dev/null || fail "deploying the contracts"
 
-echo "== gateways"
+echo "== gateways: each organisation's administrator registers its gateway on main, then they start"
+declare -A MSPID=([hospital1]=Hospital1MSP [hospital2]=Hospital2MSP [research]=ResearchMSP)
+declare -A GWPORT=([hospital1]=$GATEWAY0_PORT [hospital2]=$GATEWAY1_PORT [research]=$GATEWAY2_PORT)
+for org in hospital1 hospital2 research; do
+  "$BIN" tx submit --node "127.0.0.1:${PORT[$org]}" --id "$(admin $org)" --crypto "$C" \
+    --channel main --chaincode index SetGateway "${MSPID[$org]}" "https://127.0.0.1:${GWPORT[$org]}" >/dev/null ||
+    fail "registering $org's gateway"
+done
 compose up -d gateway0 gateway1 gateway2
 for port in $GATEWAY0_PORT $GATEWAY1_PORT $GATEWAY2_PORT; do
   ok=""

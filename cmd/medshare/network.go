@@ -499,8 +499,6 @@ func runNetworkComposeInit(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("network compose-init", flag.ContinueOnError)
 	dir := fs.String("dir", "run/compose", "where to write (must not exist or be empty)")
 	cryptoCfg := fs.String("crypto-config", "network/crypto-config.yaml", "organisations and demo identities")
-	urls := fs.String("gateway-urls", "https://127.0.0.1:18443,https://127.0.0.1:18444,https://127.0.0.1:18445",
-		"the gateways' URLs as users reach them (docker-compose publishes them on the host's loopback)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -508,9 +506,8 @@ func runNetworkComposeInit(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	gwURLs := strings.Split(*urls, ",")
-	if len(gwURLs) != len(cfg.Organizations) || len(cfg.Organizations) != len(gwnet.Orgs) {
-		return fmt.Errorf("want %d organisations and as many gateway URLs", len(gwnet.Orgs))
+	if len(cfg.Organizations) != len(gwnet.Orgs) {
+		return fmt.Errorf("want %d organisations", len(gwnet.Orgs))
 	}
 	if entries, err := os.ReadDir(*dir); err == nil && len(entries) > 0 {
 		return fmt.Errorf("%s is not empty", *dir)
@@ -543,10 +540,13 @@ func runNetworkComposeInit(args []string, stdout io.Writer) error {
 	for i, nd := range nodes {
 		peers = append(peers, kubo.Peer{ID: nd.ID(), Addrs: []string{fmt.Sprintf("/dns4/kubo%d/tcp/4001", i)}})
 	}
-	cas, gws := map[string]string{}, map[string]string{}
-	for i, o := range cfg.Organizations {
+	// Users and gateways find each organisation's gateway in the registry
+	// on main, where its administrator registers the published URL
+	// (scripts/compose-test.sh: index SetGateway); the configurations name
+	// none.
+	cas := map[string]string{}
+	for _, o := range cfg.Organizations {
 		cas[o.MSPID] = "/crypto/" + o.Name + "/msp/cacert.pem"
-		gws[o.MSPID] = gwURLs[i]
 	}
 	for i, o := range cfg.Organizations {
 		if err := nodes[i].SetPeers(peers); err != nil {
@@ -555,14 +555,14 @@ func runNetworkComposeInit(args []string, stdout io.Writer) error {
 		gc := gateway.Default()
 		gc.MSPID, gc.Listen = o.MSPID, "0.0.0.0:8443"
 		gc.Identity = "/crypto/" + o.Name + "/users/" + cryptogen.UserName(o, gwnet.GatewayUser)
-		gc.CAs, gc.Gateways = cas, gws
+		gc.CAs = cas
 		gc.Node, gc.IPFS = fmt.Sprintf("node%d:7051", i), fmt.Sprintf("kubo%d:5001", i)
 		gc.DataDir = "/data/state"
 		gc.RequestTimeout = time.Minute
 		if i == 0 {
 			gc.Authority.Serve, gc.Authority.SigningKey = true, "/crypto/authority/key.pem"
 		} else {
-			gc.Authority.URL = "https://gateway0:8443"
+			gc.Authority.URL, gc.Authority.MSP = "https://gateway0:8443", cfg.Organizations[0].MSPID
 		}
 		if err := gc.Validate(); err != nil {
 			return err

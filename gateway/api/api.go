@@ -69,6 +69,15 @@ type Problem struct {
 	OwnerGateway string `json:"ownerGateway,omitempty"`
 }
 
+// RoleAttribute is the certificate attribute that carries a caller's REST
+// role (owner, user, authority, auditor); GatewayRole is the role of a
+// gateway's own identity, which clients require of a gateway's TLS
+// certificate.
+const (
+	RoleAttribute = "medshare.role"
+	GatewayRole   = "owner"
+)
+
 // Principal is the caller as the gateway sees it: GET /api/v1/whoami.
 type Principal struct {
 	// Role is the REST role: owner, user, authority, auditor or admin.
@@ -358,10 +367,54 @@ type Recall struct {
 	Blocked map[string]string `json:"blocked,omitempty"`
 }
 
-// Health is the body of /healthz and /readyz.
+// Gateway is an organisation's gateway as the caller's own gateway
+// resolves it: GET /api/v1/gateways/{msp}. Clients send an organisation's
+// accesses there, and accept for its TLS only a certificate CA issued with
+// the data owner role (the gateway's).
+type Gateway struct {
+	// Org is the organisation (MSP id); URL its gateway's base URL.
+	Org string `json:"org"`
+	URL string `json:"url"`
+	// Source is "registry" (the index on main, set by the organisation's
+	// administrator) or "configuration" (an override in this gateway's
+	// configuration).
+	Source string `json:"source"`
+	// Version, SetBy and TxID describe the registry entry (registry only).
+	Version uint64 `json:"version,omitempty"`
+	SetBy   string `json:"setBy,omitempty"`
+	TxID    string `json:"txID,omitempty"`
+	// CA is the organisation's CA certificate (PEM) as the consortium's
+	// configuration of this gateway holds it.
+	CA string `json:"ca"`
+}
+
+// Gateway sources.
+const (
+	SourceRegistry      = "registry"
+	SourceConfiguration = "configuration"
+)
+
+// Health is the body of /healthz and /readyz. Checks name each check
+// ("ledger", "ipfs", "keys", "authority", "replication") with "ok" or, for
+// callers with a consortium certificate, why it fails ("failing" for
+// anyone else: failures name internal addresses).
 type Health struct {
-	Status string            `json:"status"`
-	Checks map[string]string `json:"checks,omitempty"`
+	Status      string             `json:"status"`
+	Checks      map[string]string  `json:"checks,omitempty"`
+	Replication *ReplicationHealth `json:"replication,omitempty"`
+}
+
+// ReplicationHealth is the replication follower's state in /readyz: pins
+// and unpins not carried out yet (Retrying of them failed at least once),
+// how long the oldest has waited (the lag) against the most /readyz
+// accepts, and how many of the followed event streams are connected.
+type ReplicationHealth struct {
+	Pending       int     `json:"pending"`
+	Retrying      int     `json:"retrying"`
+	LagSeconds    float64 `json:"lagSeconds"`
+	MaxLagSeconds float64 `json:"maxLagSeconds"`
+	StreamsUp     int     `json:"streamsUp"`
+	Streams       int     `json:"streams"`
 }
 
 // EnrolDigest is what an enrolment's Signature signs: SHA-256 of

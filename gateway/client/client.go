@@ -28,6 +28,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/medshare/medshare/gateway/api"
@@ -87,14 +88,49 @@ type Client struct {
 	base string
 	id   *Identity
 	hc   *http.Client
+	// wrap wraps the transport New builds (and the transports of the
+	// clients Organisation returns).
+	wrap func(http.RoundTripper) http.RoundTripper
+	// pinMSP and pinCA, when set, are the only organisation and CA whose
+	// gateway certificate this client accepts.
+	pinMSP string
+	pinCA  *x509.Certificate
+
+	mu   sync.Mutex
+	orgs map[string]orgClient
+}
+
+type orgClient struct {
+	c  *Client
+	at time.Time
 }
 
 // Option configures a Client.
 type Option func(*Client)
 
 // WithHTTPClient replaces the HTTP client (its transport must present the
-// identity's certificate).
+// identity's certificate). It cannot be combined with WithOrganisation.
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
+
+// WithRoundTripper wraps the transport the client builds, and those of the
+// clients Organisation derives from it (tests observe requests with it).
+func WithRoundTripper(wrap func(http.RoundTripper) http.RoundTripper) Option {
+	return func(c *Client) { c.wrap = wrap }
+}
+
+// WithOrganisation pins the gateway's TLS certificate to one organisation:
+// it must be issued by ca (that organisation's CA, not any consortium CA),
+// name the gateway's host, be valid now, and carry the data owner role a
+// gateway's identity has. A certificate of another organisation, a node, a
+// doctor or an unknown CA fails the handshake (ErrNotOwnerGateway or an
+// x509 error) before any request is sent.
+func WithOrganisation(msp string, ca *x509.Certificate) Option {
+	return func(c *Client) { c.pinMSP, c.pinCA = msp, ca }
+}
+
+// ErrNotOwnerGateway: a pinned gateway's certificate is its organisation's
+// but does not carry the gateway's (data owner) role.
+var ErrNotOwnerGateway = errors.New("client: the server's certificate is not a gateway identity of the organisation")
 
 // Transport returns an HTTP transport presenting id's certificate and
 // trusting its roots, TLS 1.3.
@@ -105,6 +141,34 @@ func Transport(id *Identity) *http.Transport {
 		IdleConnTimeout:     90 * time.Second,
 		ForceAttemptHTTP2:   true,
 	}
+}
+
+// PinnedTransport is Transport for one organisation's gateway: only ca
+// (the organisation's CA) is trusted, and the certificate must carry the
+// gateway's role (see WithOrganisation).
+func PinnedTransport(id *Identity, msp string, ca *x509.Certificate) (*http.Transport, error) {
+	m, err := identity.NewMSP(msp, ca)
+	if err != nil {
+		return nil, fmt.Errorf("client: the CA of %s: %w", msp, err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	t := Transport(id)
+	t.TLSClientConfig.RootCAs = pool
+	t.TLSClientConfig.VerifyConnection = func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 {
+			return ErrNotOwnerGateway
+		}
+		sid, err := m.Validate(cs.PeerCertificates[0].Raw, time.Now())
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrNotOwnerGateway, err)
+		}
+		if v, _ := sid.Attribute(api.RoleAttribute); sid.Role() != identity.RoleClient || v != api.GatewayRole {
+			return fmt.Errorf("%w: %s has role %s and %s=%q", ErrNotOwnerGateway, sid, sid.Role(), api.RoleAttribute, v)
+		}
+		return nil
+	}
+	return t, nil
 }
 
 // New returns a client of the gateway at base (https://host:port) acting
@@ -118,10 +182,69 @@ func New(base string, id *Identity, opts ...Option) (*Client, error) {
 	for _, o := range opts {
 		o(c)
 	}
+	if c.hc != nil && c.pinCA != nil {
+		return nil, errors.New("client: WithHTTPClient and WithOrganisation exclude each other")
+	}
 	if c.hc == nil {
-		c.hc = &http.Client{Transport: Transport(id), Timeout: 2 * time.Minute}
+		var rt http.RoundTripper = Transport(id)
+		if c.pinCA != nil {
+			if rt, err = PinnedTransport(id, c.pinMSP, c.pinCA); err != nil {
+				return nil, err
+			}
+		}
+		if c.wrap != nil {
+			rt = c.wrap(rt)
+		}
+		c.hc = &http.Client{Transport: rt, Timeout: 2 * time.Minute}
 	}
 	return c, nil
+}
+
+// Gateway resolves an organisation's gateway through this gateway (the
+// caller's own organisation's): the URL the organisation's administrator
+// registered in the index on main, or this gateway's configured override,
+// and the organisation's CA.
+func (c *Client) Gateway(ctx context.Context, msp string) (*api.Gateway, error) {
+	var g api.Gateway
+	return &g, c.getJSON(ctx, api.Prefix+"/gateways/"+url.PathEscape(msp), &g)
+}
+
+// orgTTL is how long Organisation reuses a resolved gateway.
+const orgTTL = time.Minute
+
+// Organisation returns a client of msp's gateway, resolved through this
+// client's gateway (Gateway) and pinned to msp's CA and the gateway role
+// (WithOrganisation). Resolutions are reused for a minute.
+func (c *Client) Organisation(ctx context.Context, msp string) (*Client, error) {
+	c.mu.Lock()
+	oc, ok := c.orgs[msp]
+	c.mu.Unlock()
+	if ok && time.Since(oc.at) < orgTTL {
+		return oc.c, nil
+	}
+	g, err := c.Gateway(ctx, msp)
+	if err != nil {
+		return nil, err
+	}
+	if g.Org != msp {
+		return nil, fmt.Errorf("client: asked for the gateway of %s, told of %s's", msp, g.Org)
+	}
+	ca, err := identity.ParseCertPEM([]byte(g.CA))
+	if err != nil {
+		return nil, fmt.Errorf("client: the CA of %s: %w", msp, err)
+	}
+	oc.c, err = New(g.URL, c.id, WithOrganisation(msp, ca), WithRoundTripper(c.wrap))
+	if err != nil {
+		return nil, err
+	}
+	oc.at = time.Now()
+	c.mu.Lock()
+	if c.orgs == nil {
+		c.orgs = map[string]orgClient{}
+	}
+	c.orgs[msp] = oc
+	c.mu.Unlock()
+	return oc.c, nil
 }
 
 // URL is the gateway's base URL.

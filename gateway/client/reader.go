@@ -64,10 +64,11 @@ type Result struct {
 
 // Reader opens records for a data user: User is its signing key (BPK_DU)
 // with its credential wallet, Key its ABE key. Home is the user's own
-// organisation's gateway (search, levels, objects); Gateway returns the
-// gateway of another organisation (by MSP id and the URL its record's
-// metadata names), where proofs are sent. Assemble rebuilds a document from
-// the opened levels (grade.Assemble for FHIR).
+// organisation's gateway (search, levels, objects, and where the owner's
+// gateway is: Client.Organisation, pinned to the owner's CA and the gateway
+// role); Gateway, when set, replaces that resolution (by MSP id and the URL
+// the record's metadata names). Assemble rebuilds a document from the
+// opened levels (grade.Assemble for FHIR).
 type Reader struct {
 	Home     *Client
 	Gateway  func(msp, url string) (*Client, error)
@@ -95,15 +96,16 @@ func (r *Reader) now() time.Time {
 	return time.Now()
 }
 
-// owner returns the client of the record's owning gateway.
-func (r *Reader) owner(rec *api.Record) (*Client, error) {
+// owner returns the client of the record's owning gateway: resolved
+// through the user's own gateway (the registry on main) and pinned to the
+// owning organisation's CA and the gateway role, so that a server of
+// another organisation, or any certificate but a gateway's of the owner,
+// never receives the user's proofs.
+func (r *Reader) owner(ctx context.Context, rec *api.Record) (*Client, error) {
 	if r.Gateway != nil {
 		return r.Gateway(rec.Owner, rec.OwnerGateway)
 	}
-	if rec.OwnerGateway == "" {
-		return nil, fmt.Errorf("client: no gateway is known for %s", rec.Owner)
-	}
-	return New(rec.OwnerGateway, r.Home.Identity())
+	return r.Home.Organisation(ctx, rec.Owner)
 }
 
 // proof builds the user's proof for a level: the tags the policy needs, or
@@ -147,7 +149,7 @@ func (r *Reader) Open(ctx context.Context, id string, o OpenOptions) (*Result, e
 		return nil, err
 	}
 	res := &Result{Record: rec}
-	owner, err := r.owner(rec)
+	owner, err := r.owner(ctx, rec)
 	if err != nil {
 		return nil, err
 	}
@@ -187,8 +189,8 @@ func (r *Reader) Open(ctx context.Context, id string, o OpenOptions) (*Result, e
 		if err != nil {
 			return nil, err
 		}
-		if g.Address != lv.Address || g.CheckCode != lv.CheckCode || g.KeysHash != lv.KeysHash {
-			return nil, fmt.Errorf("%w: the grant names another object or other keys than the level's Tx_sto", ErrBadGrant)
+		if err := checkGrant(id, l, lv, p, g); err != nil {
+			return nil, err
 		}
 		res.Levels = append(res.Levels, LevelResult{Level: l.String(), Status: Opened, Grant: g})
 		grants = append(grants, granted{l: l, g: g})
@@ -257,6 +259,29 @@ func (r *Reader) Open(ctx context.Context, id string, o OpenOptions) (*Result, e
 		}
 	}
 	return res, nil
+}
+
+// checkGrant checks a grant against what the user's own organisation read
+// from the ledger (lv) and the proof it answers: the owner's gateway must
+// answer for this record, level and side chain the level's current
+// address, checkCode and H(m), and the access id of this very proof — not
+// another object, other keys, or a grant of an earlier proof replayed
+// without P-TL deciding this one.
+func checkGrant(id string, l policy.Level, lv *api.Level, p *ptl.Proof, g *api.Grant) error {
+	if g.RecordID != id || g.Level != l.String() || g.Channel != lv.Channel {
+		return fmt.Errorf("%w: the grant is for %s level %s on %s, not %s level %s on %s", ErrBadGrant, g.RecordID, g.Level, g.Channel, id, l, lv.Channel)
+	}
+	if g.Address != lv.Address || g.CheckCode != lv.CheckCode || g.KeysHash != lv.KeysHash || g.ChainVersion != lv.ChainVersion {
+		return fmt.Errorf("%w: the grant names another object or other keys than the level's Tx_sto", ErrBadGrant)
+	}
+	d, err := p.Digest(lv.Channel)
+	if err != nil {
+		return err
+	}
+	if g.AccessID != ptl.AccessID(d) {
+		return fmt.Errorf("%w: the grant answers access %s, not this proof's %s", ErrBadGrant, g.AccessID, ptl.AccessID(d))
+	}
+	return nil
 }
 
 // checkKeys checks a grant's m against P-TL's H(m) and the record, level.

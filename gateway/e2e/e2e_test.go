@@ -26,8 +26,10 @@ import (
 	"github.com/medshare/medshare/gateway/client"
 	"github.com/medshare/medshare/gateway/grade"
 	"github.com/medshare/medshare/gateway/gwnet"
+	"github.com/medshare/medshare/gateway/ledger"
 	"github.com/medshare/medshare/internal/kubo/kubotest"
 	"github.com/medshare/medshare/network/cryptogen"
+	"github.com/medshare/medshare/network/identity"
 	"github.com/medshare/medshare/network/nettest"
 )
 
@@ -126,8 +128,9 @@ func (e *env) reader(org int, user string) *client.Reader {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &client.Reader{Home: home, User: u, Key: uk, Assemble: grade.Assemble,
-		Gateway: func(msp, url string) (*client.Client, error) { return client.New(url, id) }}
+	// The owner's gateway is found as deployed readers find it: through the
+	// home gateway (the registry on main), pinned to the owner's CA.
+	return &client.Reader{Home: home, User: u, Key: uk, Assemble: grade.Assemble}
 }
 
 func bundles(t *testing.T) map[string][]byte {
@@ -171,6 +174,13 @@ func TestGatewaysEndToEnd(t *testing.T) {
 		}
 		t.Logf("uploaded %s as %s: %+v", name, up.RecordID, up.Counts)
 	}
+
+	// 1b. Discovery: each organisation's administrator registered its
+	// gateway on main (gwnet does, before the gateways start); another
+	// organisation's administrator and an organisation's own operator
+	// cannot redirect it; a client pinned to hospital 1 refuses hospital
+	// 2's gateway certificate; /readyz reports the replication follower.
+	discovery(t, e)
 
 	// 2. Each reader gets exactly the elements of its levels.
 	readers := []struct {
@@ -361,6 +371,58 @@ func TestGatewaysEndToEnd(t *testing.T) {
 	}
 	if after := indexed(t, e); after != before {
 		t.Fatalf("index grew from %d to %d with the ledger down", before, after)
+	}
+}
+
+func discovery(t *testing.T, e *env) {
+	ctx := e.ctx
+	h1 := gwnet.Orgs[0]
+	for _, who := range []struct {
+		name string
+		org  int
+		user string
+		want string
+	}{
+		{"hospital 2's admin", 1, "admin", "caller: only an administrator of Hospital1MSP may register its gateway; the caller is an administrator of Hospital2MSP"},
+		{"hospital 1's operator", 0, "operator", "caller: only a channel admin (role admin) may register an organisation's gateway; the creator's role is client"},
+	} {
+		gw, err := e.sys.Net.Gateway(who.org, who.org, who.user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = (&ledger.Chain{L: ledger.NewNetwork(gw)}).SetGateway(ctx, h1, "https://203.0.113.9:8443")
+		var re *ledger.RefusedError
+		if !errors.As(err, &re) || !strings.Contains(re.Message, who.want) {
+			t.Fatalf("%s redirecting hospital 1's gateway: %v", who.name, err)
+		}
+	}
+	cardio := e.client(1, 1, "cardiologist")
+	g, err := cardio.Gateway(ctx, h1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.URL != e.sys.URLs[0] || g.Source != api.SourceRegistry || g.Version != 1 {
+		t.Fatalf("hospital 1's gateway as hospital 2 resolves it: %+v", g)
+	}
+	ca, err := identity.ParseCertPEM([]byte(g.CA))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := e.identity(1, "cardiologist")
+	for i, url := range e.sys.URLs {
+		pinned, err := client.New(url, id, client.WithOrganisation(h1, ca))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = pinned.Whoami(ctx)
+		if (i == 0) != (err == nil) {
+			t.Fatalf("a client pinned to hospital 1 at gateway %d: %v", i, err)
+		}
+	}
+	var h api.Health
+	if status, err := e.client(1, 1, "cardiologist").Do(ctx, "GET", "/readyz", "", nil, &h); err != nil || status != 200 ||
+		h.Checks["replication"] != "ok" || h.Replication == nil || h.Replication.Streams == 0 || h.Replication.StreamsUp != h.Replication.Streams {
+		t.Fatalf("hospital 2's readiness: %d %+v %+v %v", status, h, h.Replication, err)
 	}
 }
 

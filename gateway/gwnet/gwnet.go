@@ -31,6 +31,7 @@ import (
 	"github.com/medshare/medshare/gateway"
 	"github.com/medshare/medshare/gateway/api"
 	"github.com/medshare/medshare/gateway/client"
+	"github.com/medshare/medshare/gateway/ledger"
 	"github.com/medshare/medshare/internal/kubo"
 	"github.com/medshare/medshare/network/cryptogen"
 	"github.com/medshare/medshare/network/identity"
@@ -338,15 +339,16 @@ func freeAddrs(n int) ([]string, error) {
 // GatewayConfig is gateway i's configuration as Start writes it.
 func (s *System) GatewayConfig(i int, listen string, urls []string) gateway.Config {
 	n := s.Net
-	cas, gws := map[string]string{}, map[string]string{}
-	for j, o := range n.Config.Organizations {
+	cas := map[string]string{}
+	for _, o := range n.Config.Organizations {
 		cas[o.MSPID] = cryptogen.CAFile(n.Crypto, o)
-		gws[o.MSPID] = urls[j]
 	}
 	cfg := gateway.Default()
 	cfg.MSPID, cfg.Listen = n.Config.Organizations[i].MSPID, listen
 	cfg.Identity = string(n.Identity(i, GatewayUser))
-	cfg.CAs, cfg.Gateways = cas, gws
+	// Gateways find each other in the registry on main (RegisterGateway);
+	// the configuration overrides nothing.
+	cfg.CAs = cas
 	cfg.Node, cfg.IPFS = n.Nodes[i].API, s.Kubo[i].APIAddr()
 	cfg.DataDir = filepath.Join(s.Opts.Dir, fmt.Sprintf("gateway%d", i), "data")
 	cfg.RequestTimeout = time.Minute
@@ -355,7 +357,7 @@ func (s *System) GatewayConfig(i int, listen string, urls []string) gateway.Conf
 		cfg.Authority.Serve = true
 		cfg.Authority.SigningKey = filepath.Join(cryptogen.AuthorityDir(n.Crypto), "key.pem")
 	} else {
-		cfg.Authority.URL = urls[0]
+		cfg.Authority.URL, cfg.Authority.MSP = urls[0], n.Config.Organizations[0].MSPID
 	}
 	return cfg
 }
@@ -370,6 +372,11 @@ func (s *System) startGateways(ctx context.Context) error {
 	}
 	for _, a := range addrs {
 		s.URLs = append(s.URLs, "https://"+a)
+	}
+	for i := range Orgs {
+		if err := s.RegisterGateway(ctx, i, s.URLs[i]); err != nil {
+			return err
+		}
 	}
 	for i := range Orgs {
 		cfg := s.GatewayConfig(i, addrs[i], s.URLs)
@@ -424,6 +431,22 @@ func (s *System) startGateway(i int, config string) error {
 	s.mu.Lock()
 	s.procs[i] = cmd
 	s.mu.Unlock()
+	return nil
+}
+
+// RegisterGateway has organisation org's administrator register url as
+// its gateway in the index on main (index SetGateway), through its own
+// node, as an organisation's administrator does with
+// `medshare tx submit --channel main --chaincode index SetGateway MSP URL`.
+func (s *System) RegisterGateway(ctx context.Context, org int, url string) error {
+	gw, err := s.Net.Gateway(org, org, "admin") // a cached connection: not closed here
+	if err != nil {
+		return err
+	}
+	ch := &ledger.Chain{L: ledger.NewNetwork(gw)}
+	if _, _, err := ch.SetGateway(ctx, Orgs[org], url); err != nil {
+		return fmt.Errorf("gwnet: register %s's gateway: %w", Orgs[org], err)
+	}
 	return nil
 }
 

@@ -165,3 +165,21 @@ func (c *Chain) Regrant(ctx context.Context, channel, user, target string) (*ptl
 func (c *Chain) Recall(ctx context.Context, channel, user, target, reason string) (*ptl.Block, string, error) {
 	return submit[ptl.Block](ctx, c.L, txbuild.Call{Channel: channel, Chaincode: ptl.Name, Fn: "Recall", Args: []string{user, target, reason}})
 }
+
+// Gateway reads an organisation's registered gateway from the index on
+// main (ccerr.ErrNotFound when it registered none).
+func (c *Chain) Gateway(ctx context.Context, org string) (*index.Gateway, error) {
+	return evaluate[index.Gateway](ctx, c.L, txbuild.Call{Channel: c.main(), Chaincode: index.Name, Fn: "GetGateway", Args: []string{org}})
+}
+
+// Gateways lists the registered gateways by organisation.
+func (c *Chain) Gateways(ctx context.Context, pageSize int, bookmark string) (*Page[index.Gateway], error) {
+	return evaluate[Page[index.Gateway]](ctx, c.L, txbuild.Call{Channel: c.main(), Chaincode: index.Name, Fn: "ListGateways",
+		Args: []string{strconv.Itoa(pageSize), bookmark}})
+}
+
+// SetGateway registers org's gateway URL; the Ledger must submit as an
+// administrator of org (the contract refuses anyone else).
+func (c *Chain) SetGateway(ctx context.Context, org, url string) (*index.Gateway, string, error) {
+	return submit[index.Gateway](ctx, c.L, txbuild.Call{Channel: c.main(), Chaincode: index.Name, Fn: "SetGateway", Args: []string{org, url}})
+}

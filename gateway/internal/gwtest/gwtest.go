@@ -34,6 +34,7 @@ import (
 	"github.com/medshare/medshare/gateway/aa"
 	"github.com/medshare/medshare/gateway/client"
 	"github.com/medshare/medshare/gateway/internal/memledger"
+	"github.com/medshare/medshare/gateway/ledger"
 	"github.com/medshare/medshare/network/identity"
 )
 
@@ -76,17 +77,37 @@ type Consortium struct {
 	HTTP     map[string]*httptest.Server
 	GwMember map[string]*Member
 	Objects  map[string]*Node
+
+	configure   func(msp string, cfg *gateway.Config)
+	replication func(msp string) gateway.Replication
 }
 
 func validity() (time.Time, time.Time) {
 	return time.Now().Add(-time.Hour), time.Now().Add(24 * time.Hour)
 }
 
+// Option adjusts the consortium New builds.
+type Option func(*Consortium)
+
+// WithConfig adjusts each gateway's configuration before it starts.
+func WithConfig(f func(msp string, cfg *gateway.Config)) Option {
+	return func(c *Consortium) { c.configure = f }
+}
+
+// WithReplication gives each gateway the replication follower f returns
+// (nil: none).
+func WithReplication(f func(msp string) gateway.Replication) Option {
+	return func(c *Consortium) { c.replication = f }
+}
+
 // New builds the consortium and starts the three gateways.
-func New(t testing.TB) *Consortium {
+func New(t testing.TB, opts ...Option) *Consortium {
 	t.Helper()
 	c := &Consortium{T: t, CAs: map[string]*identity.CA{}, Roots: x509.NewCertPool(), Servers: map[string]*gateway.Server{},
 		HTTP: map[string]*httptest.Server{}, GwMember: map[string]*Member{}, Objects: map[string]*Node{}, Log: &SyncBuffer{}}
+	for _, o := range opts {
+		o(c)
+	}
 	nb, na := validity()
 	var msps []*identity.MSP
 	for _, msp := range Orgs {
@@ -121,6 +142,13 @@ func New(t testing.TB) *Consortium {
 		c.startGateway(msp)
 	}
 	t.Cleanup(c.Close)
+	// Each organisation's administrator registers its gateway on main, as
+	// deployments do: gateways and clients find each other there.
+	for _, msp := range Orgs {
+		if err := c.RegisterGateway(msp, c.URL(msp)); err != nil {
+			t.Fatalf("register %s's gateway: %v", msp, err)
+		}
+	}
 	return c
 }
 
@@ -178,15 +206,28 @@ func (c *Consortium) Client(org string, m *Member) *client.Client {
 	if m != nil {
 		id = m.ID
 	}
-	var rt http.RoundTripper = client.Transport(id)
-	if c.Check != nil {
-		rt = checking{rt: rt, check: c.Check}
+	var opts []client.Option
+	if check := c.Check; check != nil {
+		opts = append(opts, client.WithRoundTripper(func(rt http.RoundTripper) http.RoundTripper { return checking{rt: rt, check: check} }))
 	}
-	cl, err := client.New(c.URL(org), id, client.WithHTTPClient(&http.Client{Transport: rt, Timeout: time.Minute}))
+	cl, err := client.New(c.URL(org), id, opts...)
 	if err != nil {
 		c.T.Fatal(err)
 	}
 	return cl
+}
+
+// Admin issues an administrator of org.
+func (c *Consortium) Admin(org string) *Member {
+	return c.Member(org, "admin", identity.RoleAdmin, nil)
+}
+
+// RegisterGateway has org's administrator register url as org's gateway
+// in the index on main (index SetGateway).
+func (c *Consortium) RegisterGateway(org, url string) error {
+	ch := &ledger.Chain{L: c.Ledger.As(c.Admin(org).Signer)}
+	_, _, err := ch.SetGateway(context.Background(), org, url)
+	return err
 }
 
 func (c *Consortium) startGateway(msp string) {
@@ -197,22 +238,24 @@ func (c *Consortium) startGateway(msp string) {
 	cfg.MSPID = msp
 	cfg.Identity, cfg.CAs = "unused", map[string]string{msp: "unused"}
 	cfg.DataDir = t.TempDir()
-	cfg.Gateways = map[string]string{}
-	for m, h := range c.HTTP {
-		cfg.Gateways[m] = h.URL
-	}
 	cfg.RequestTimeout = 20 * time.Second
+	if c.configure != nil {
+		c.configure(msp, &cfg)
+	}
 	node := c.Swarm.Node(msp)
 	c.Objects[msp] = node
 	d := gateway.Deps{Ledger: c.Ledger.As(gm.Signer), Signer: gm.Signer, Membership: c.Members, Objects: node, Grader: JSONGrader{},
 		Logger: slog.New(slog.NewTextHandler(c.Log, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	if c.replication != nil {
+		d.Replication = c.replication(msp)
+	}
 	var src gateway.AuthoritySource
 	if msp == H1 {
 		d.Authority = c.AA
 		cfg.Authority.Serve = true
 		src = gateway.LocalAuthority{Service: c.AA}
 	} else {
-		aaClient, err := client.New(c.URL(H1), gm.ID)
+		aaClient, err := client.New(c.URL(H1), gm.ID, client.WithOrganisation(H1, c.CAs[H1].Certificate()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -229,6 +272,10 @@ func (c *Consortium) startGateway(msp string) {
 	}
 	h := httptest.NewUnstartedServer(s.Handler())
 	h.TLS = gateway.TLSConfig(gm.TLS)
+	// The request limits of the gateway's own server.
+	real := s.HTTPServer(gm.TLS)
+	h.Config.ReadHeaderTimeout, h.Config.ReadTimeout, h.Config.WriteTimeout = real.ReadHeaderTimeout, real.ReadTimeout, real.WriteTimeout
+	h.Config.IdleTimeout, h.Config.MaxHeaderBytes = real.IdleTimeout, real.MaxHeaderBytes
 	h.StartTLS()
 	c.Servers[msp], c.HTTP[msp] = s, h
 }
@@ -249,11 +296,12 @@ func (c *Consortium) Enrol(m *Member, org string) (*txbuild.User, *abe.UserKey) 
 	return u, uk
 }
 
-// Reader returns a reader for a user of org.
+// Reader returns a reader for a user of org. It finds the owner's gateway
+// as deployed readers do: through its own gateway (the registry on main),
+// pinned to the owner's CA and the gateway role.
 func (c *Consortium) Reader(org string, m *Member) *client.Reader {
 	u, uk := c.Enrol(m, org)
-	return &client.Reader{Home: c.Client(org, m), User: u, Key: uk, Assemble: Assemble,
-		Gateway: func(msp, _ string) (*client.Client, error) { return c.Client(msp, m), nil }}
+	return &client.Reader{Home: c.Client(org, m), User: u, Key: uk, Assemble: Assemble}
 }
 
 // SyncBuffer is a buffer safe for concurrent writers.
