@@ -249,9 +249,17 @@ func (s *System) startKubo(ctx context.Context) error {
 	if err := kubo.WriteSwarmKey(key, nil); err != nil {
 		return err
 	}
+	// Every daemon's three ports are chosen at once, all listeners held
+	// together: chosen one daemon at a time, a port released by the first
+	// could be handed to the second.
+	free, err := freeAddrs(3 * len(Orgs))
+	if err != nil {
+		return err
+	}
 	for i := range Orgs {
 		cfg := kubo.DefaultConfig()
 		cfg.Bin, cfg.SwarmKey, cfg.BindToParent = bin, key, true
+		cfg.API, cfg.Gateway, cfg.Swarm = free[3*i], free[3*i+1], free[3*i+2]
 		if s.Opts.Layout != nil {
 			cfg.API, cfg.Gateway, cfg.Swarm = s.Opts.Layout[i].KuboAPI, s.Opts.Layout[i].KuboGateway, s.Opts.Layout[i].KuboSwarm
 		}
