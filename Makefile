@@ -1,12 +1,12 @@
 # medshare — the two commands that matter:
-#   make run    the whole system on loopback (Ctrl-C stops and cleans it)
+#   make run    the whole system on loopback (Ctrl-C stops it and removes run/)
 #   make test   vet, every test (unit, integration on real processes), compose smoke test
 
 GO       ?= go
 BIN      := bin/medshare
 FUZZTIME ?= 30s
 
-.PHONY: all build kubo run down test unit compose-test fuzz bench bench-ledger bench-chaincode bench-abe bench-gateway proto image clean help
+.PHONY: all build kubo run down test deps unit compose-test fuzz bench bench-ledger bench-chaincode bench-abe bench-gateway proto image clean help
 
 all: build
 
@@ -35,11 +35,13 @@ $(KUBO_BUILT): tools/kubo/go.mod tools/kubo/go.sum
 	cd tools/kubo && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(abspath $@).tmp github.com/ipfs/kubo/cmd/ipfs
 	mv -f $@.tmp $@
 
-run: build ## start three nodes, four channels and the chaincode on loopback; Ctrl-C stops it
-	@trap 'scripts/network.sh down' INT TERM EXIT; \
-	  scripts/network.sh up && \
-	  echo "==> following the node logs; Ctrl-C stops the network" && \
-	  tail -n 0 -F run/node0/node.log run/node1/node.log run/node2/node.log
+# The whole system in the foreground: `medshare network run` supervises
+# every process (each dies with it) and removes run/ when it stops, so a
+# Ctrl-C (SIGINT to the whole process group) leaves nothing behind and a
+# second `make run` starts afresh. scripts/network.sh up runs the same in
+# the background.
+run: build kubo ## the whole system on loopback: nodes, channels, contracts, kubo, gateways, demo users; Ctrl-C stops it
+	@$(BIN) network run --dir run
 
 down: ## stop a network started by `scripts/network.sh up` and delete its state
 	scripts/network.sh down
@@ -47,13 +49,16 @@ down: ## stop a network started by `scripts/network.sh up` and delete its state
 # Packages run one at a time (-p 1): the integration tests start three node
 # processes each and measure nothing, but a saturated 2-core machine makes
 # Raft elections needlessly slow.
-test: kubo ## go vet, all tests (kubo built first), the docker-compose smoke test
+test: kubo deps ## go vet, all tests (kubo built first), the docker-compose smoke test
 	$(GO) vet ./...
 	$(GO) test -p 1 -count=1 -timeout 20m ./...
 	scripts/compose-test.sh
 
 unit: ## the tests that start no processes (quick; -short skips those that start kubo)
 	$(GO) test -short -count=1 $$($(GO) list ./... | grep -v -e '/network$$' -e '/chaincode$$' -e '/cmd/medshare$$' -e '/gateway/e2e$$')
+
+deps: ## install the Debian packages the tests use (jq, curl, openssl) if missing
+	@scripts/deps.sh
 
 compose-test: ## the docker-compose smoke test alone
 	scripts/compose-test.sh
@@ -86,10 +91,11 @@ bench-abe: build ## ABE timings and sizes, table and plot (docs/abe.md)
 proto: ## regenerate network/pb from its .proto files (needs protoc, protoc-gen-go, protoc-gen-go-grpc)
 	cd network/pb && $(GO) generate .
 
-image: ## the FROM-scratch node image medshare:local
+image: kubo ## the FROM-scratch images medshare:local (nodes, gateways) and medshare-kubo:local
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o bin/medshare-static ./cmd/medshare
 	mkdir -p bin/image-data
 	DOCKER_BUILDKIT=0 docker build -q -t medshare:local . >/dev/null 2>&1 || DOCKER_BUILDKIT=0 docker build -t medshare:local .
+	DOCKER_BUILDKIT=0 docker build -q -t medshare-kubo:local -f Dockerfile.kubo . >/dev/null 2>&1 || DOCKER_BUILDKIT=0 docker build -t medshare-kubo:local -f Dockerfile.kubo .
 
-clean: ## remove build output and local network state
-	rm -rf bin run
+clean: ## remove build output and local network state (keeps the kubo cache)
+	rm -rf bin run run.log

@@ -99,9 +99,12 @@ func (c *connFlags) gateway() (*client.Gateway, *grpc.ClientConn, error) {
 }
 
 func runCrypto(args []string, stdout io.Writer) error {
-	_, args, err := subcommand(args, "generate")
+	verb, args, err := subcommand(args, "generate", "rotate-tls")
 	if err != nil {
 		return err
+	}
+	if verb == "rotate-tls" {
+		return runRotateTLS(args, stdout)
 	}
 	fs := flag.NewFlagSet("crypto generate", flag.ContinueOnError)
 	config := fs.String("config", "network/crypto-config.yaml", "organisations to generate (YAML)")

@@ -2,10 +2,12 @@ package main
 
 import (
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -34,13 +36,9 @@ func runChaincodeInit(args []string, stdout io.Writer) error {
 	if *ch == "" || *name == "" {
 		return errors.New("usage: medshare chaincode init --channel CHANNEL --name NAME [--crypto DIR] [--node NAME=MSPID=HOST:PORT]... [--auditor DIR]...")
 	}
-	aa, err := identity.ReadKeyFile(filepath.Join(cryptogen.AuthorityDir(*cryptoDir), "key.pem"))
+	der, err := authorityPublicKey(cryptogen.AuthorityDir(*cryptoDir))
 	if err != nil {
 		return fmt.Errorf("chaincode init: the attribute authority's key: %w", err)
-	}
-	der, err := x509.MarshalPKIXPublicKey(&aa.PublicKey)
-	if err != nil {
-		return err
 	}
 	var ns []index.Node
 	for _, n := range nodes {
@@ -86,4 +84,25 @@ func auditorIDs(cryptoDir string, dirs []string) ([]string, error) {
 	}
 	sort.Strings(ids)
 	return ids, nil
+}
+
+// authorityPublicKey returns the attribute authority's credential-signing
+// public key (PKIX DER) from its folder: pub.pem, which is all that other
+// organisations receive (docs/operations.md), or else the key pair.
+func authorityPublicKey(dir string) ([]byte, error) {
+	if raw, err := os.ReadFile(filepath.Join(dir, "pub.pem")); err == nil {
+		b, _ := pem.Decode(raw)
+		if b == nil || b.Type != "PUBLIC KEY" {
+			return nil, fmt.Errorf("%s: not a PEM public key", filepath.Join(dir, "pub.pem"))
+		}
+		if _, err := x509.ParsePKIXPublicKey(b.Bytes); err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "pub.pem"), err)
+		}
+		return b.Bytes, nil
+	}
+	aa, err := identity.ReadKeyFile(filepath.Join(dir, "key.pem"))
+	if err != nil {
+		return nil, err
+	}
+	return x509.MarshalPKIXPublicKey(&aa.PublicKey)
 }

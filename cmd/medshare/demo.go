@@ -2,454 +2,308 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
-	"github.com/medshare/medshare/abe/tag"
-	"github.com/medshare/medshare/chaincode/index"
-	"github.com/medshare/medshare/chaincode/provenance"
-	"github.com/medshare/medshare/chaincode/ptl"
-	"github.com/medshare/medshare/chaincode/storage"
-	"github.com/medshare/medshare/chaincode/txbuild"
-	"github.com/medshare/medshare/network/client"
-	"github.com/medshare/medshare/network/identity"
+	"github.com/medshare/medshare/gateway/api"
+	"github.com/medshare/medshare/gateway/client"
 )
 
-// demoPolicies are the hidden policies of the demo record's three levels,
-// nested as MSC-CP-ABE nests them.
-var demoPolicies = map[string]string{
-	"low":    "(role=doctor or role=researcher) and trust>=1",
-	"medium": "(role=doctor or role=researcher) and trust>=2",
-	"high":   "role=doctor and trust>=2 and specialty=cardiology",
+// demoReader is a data user of the demo: who, through which gateway.
+type demoReader struct {
+	label string // "the cardiologist"
+	user  string // identity name in network.json
+	org   int    // whose gateway is its home
 }
 
-// demo is the state of one run of the flows.
+// The demo's data users, as network/crypto-config.yaml defines them.
+var demoReaders = []demoReader{
+	{"cardiologist", "cardiologist@hospital2.example", 1},
+	{"nurse", "nurse@hospital1.example", 0},
+	{"researcher", "researcher@research.example", 2},
+}
+
+// demo is one run of the story.
 type demo struct {
-	ctx     context.Context
-	out     io.Writer
-	owner   *identity.Signer // hospital 1's gateway: the data owner
-	gw      *client.Gateway  // through node 0
-	fwd     *identity.Signer // hospital 2's gateway: forwards reports
-	fwdGw   *client.Gateway  // through node 1
-	auditor *client.Gateway  // the research institute's auditor, through node 1: every read-back
-	name    string           // the run's name, demo-<unix time>-<random>
-	id      string           // the record's id: hospital 1's identity hash and name
-	recs    map[string]*storage.Record
-	pols    map[string]*ptl.Policy
+	ctx    context.Context
+	out    io.Writer
+	sys    localSystem
+	op     *client.Client // hospital 1's operator at hospital 1's gateway
+	record string
+	names  map[string]string // user id → label
 }
 
-// runDemo drives flows 1-4 of docs/chaincode.md against a network started by
-// scripts/network.sh up, printing each step, and reads every outcome back
-// through another organisation's node.
+// runDemo tells the README walkthrough's story on its own, on real data
+// through the gateways of a system started by make run (or
+// scripts/network.sh up): hospital 1 uploads a Synthea patient; the
+// cardiologist, the nurse and the researcher open it and each gets the
+// levels their attributes allow; hospital 1 sees the refused attempts,
+// recalls the record from the nurse (re-encrypted, the nurse revoked) and
+// re-grants her.
 func runDemo(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	cryptoDir := fs.String("crypto", "run/crypto", "crypto directory of the running network (scripts/network.sh up)")
-	node0 := fs.String("node0", "127.0.0.1:7051", "hospital 1's node (the data owner's gateway submits here)")
-	node1 := fs.String("node1", "127.0.0.1:8051", "hospital 2's node (reports are forwarded and outcomes read here)")
-	timeout := fs.Duration("timeout", 2*time.Minute, "time limit for the whole demo")
+	dir := fs.String("dir", "run", "the running system's directory (make run)")
+	data := fs.String("data", "../shared/data/fhir/synthea", "folder of Synthea FHIR bundles")
+	file := fs.String("file", "", "the bundle to upload (default: the first patient bundle of --data)")
+	timeout := fs.Duration("timeout", 3*time.Minute, "time limit for the whole demo")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	raw, err := os.ReadFile(filepath.Join(*dir, systemFile))
+	if err != nil {
+		return fmt.Errorf("demo: no system runs from %s (make run, or scripts/network.sh up): %w", *dir, err)
+	}
+	d := &demo{out: stdout, names: map[string]string{}}
+	if err := json.Unmarshal(raw, &d.sys); err != nil {
+		return fmt.Errorf("demo: %s: %w", systemFile, err)
+	}
+	path := *file
+	if path == "" {
+		// The patients' bundles are named Given_Family_uuid.json.
+		files, _ := filepath.Glob(filepath.Join(*data, "*_*_*.json"))
+		if len(files) == 0 {
+			return fmt.Errorf("demo: no Synthea patient bundle in %s", *data)
+		}
+		path = files[0]
+	}
+	doc, err := os.ReadFile(path)
+	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	connect := func(node, org, user string) (*client.Gateway, *identity.Signer, error) {
-		c := connFlags{node: node, crypto: *cryptoDir, id: filepath.Join(*cryptoDir, org, "users", user+"@"+org+".example")}
-		gw, _, err := c.gateway()
-		if err != nil {
-			return nil, nil, fmt.Errorf("demo: %s of %s at %s: %w (is the network up? scripts/network.sh up)", user, org, node, err)
+	d.ctx = ctx
+	if d.op, err = d.client(0, "operator@hospital1.example"); err != nil {
+		return err
+	}
+	if err := d.upload(filepath.Base(path), doc); err != nil {
+		return err
+	}
+	readers := map[string]*client.Reader{}
+	for _, r := range demoReaders {
+		if readers[r.label], err = d.reader(r); err != nil {
+			return err
 		}
-		s, err := identity.Dir(c.id).LoadSigner()
-		return gw, s, err
+		d.names[readers[r.label].User.ID()] = "the " + r.label
 	}
-	var suffix [3]byte
-	if _, err := rand.Read(suffix[:]); err != nil {
-		return err
-	}
-	d := &demo{ctx: ctx, out: stdout, recs: map[string]*storage.Record{}, pols: map[string]*ptl.Policy{}}
-	var err error
-	if d.gw, d.owner, err = connect(*node0, "hospital1", "gateway"); err != nil {
-		return err
-	}
-	// Record ids belong to their owner: hospital 1's start with its
-	// identity hash. The name is unique across runs, even within a second.
-	d.name = fmt.Sprintf("demo-%d-%x", time.Now().Unix(), suffix)
-	d.id = txbuild.RecordID(d.owner.ID(), d.name)
-	if d.fwdGw, d.fwd, err = connect(*node1, "hospital2", "gateway"); err != nil {
-		return err
-	}
-	// The configuration deploy_default sets names the auditor users of the
-	// crypto material as the auditors: administrators read no audit data.
-	if d.auditor, _, err = connect(*node1, "research", "auditor"); err != nil {
-		return err
-	}
-	// The attribute authority enrols the data users' keys under their
-	// enrolled identities: hospital 2's dr-bob and the research
-	// institute's carol.
-	enrolled := func(org, user string) (string, error) {
-		s, err := identity.Dir(filepath.Join(*cryptoDir, org, "users", user+"@"+org+".example")).LoadSigner()
-		if err != nil {
-			return "", fmt.Errorf("demo: %s of %s: %w", user, org, err)
+	d.printf("\n2. Each data user opens it through their own organisation's gateway; proofs go to hospital 1's, which submits them to P-TL\n")
+	docs := map[string][]byte{}
+	for _, r := range demoReaders {
+		if docs[r.label], err = d.open(r.label, readers[r.label]); err != nil {
+			return err
 		}
-		return s.ID(), nil
 	}
-	bob, err := enrolled("hospital2", "dr-bob")
-	if err != nil {
+	d.printf("\n3. What each of them sees of the patient\n")
+	for _, r := range demoReaders {
+		if err := d.patient(r.label, docs[r.label]); err != nil {
+			return err
+		}
+	}
+	if err := d.violations(); err != nil {
 		return err
 	}
-	carol, err := enrolled("research", "carol")
-	if err != nil {
+	if err := d.recallAndRegrant(readers["nurse"], readers["cardiologist"]); err != nil {
 		return err
 	}
-	aa, err := identity.ReadKeyFile(filepath.Join(*cryptoDir, "authority", "key.pem"))
-	if err != nil {
-		return fmt.Errorf("demo: the attribute authority's key: %w", err)
-	}
-	tk, err := tag.NewKey(rand.Reader)
-	if err != nil {
-		return err
-	}
-	now := time.Now()
-	from, until := now.Add(-time.Hour), now.Add(24*time.Hour)
-	doctor, err := txbuild.IssueUser(rand.Reader, aa, tk, bob, 1, from, until, "role=doctor", "specialty=cardiology", "trust>=1", "trust>=2")
-	if err != nil {
-		return err
-	}
-	researcher, err := txbuild.IssueUser(rand.Reader, aa, tk, carol, 1, from, until, "role=researcher", "trust>=1")
-	if err != nil {
-		return err
-	}
-	d.printf("Attribute authority enrolled a key and issued credentials to a doctor (user %s) and a researcher (user %s).\n", doctor.ID(), researcher.ID())
-
-	if err := d.store(tk, from, until); err != nil {
-		return err
-	}
-	if err := d.accesses(doctor, researcher); err != nil {
-		return err
-	}
-	return d.medshare(doctor)
+	// Issue 13 continues the story here: the researcher's MeDShare request
+	// for research, its package, a forbidden action and the revocation that
+	// follows, and the auditor's trail.
+	d.printf("\nDone. The same story, command by command: the README's walkthrough.\n")
+	return nil
 }
 
 func (d *demo) printf(format string, args ...any) { fmt.Fprintf(d.out, format, args...) }
 
-// submit submits c through gw and returns the committed payload and tx id.
-func (d *demo) submit(gw *client.Gateway, c txbuild.Call) ([]byte, string, error) {
-	_, commit, err := gw.GetNetwork(c.Channel).GetContract(c.Chaincode).SubmitAsync(c.Fn, client.WithArguments(c.Args...))
-	if err != nil {
-		return nil, "", fmt.Errorf("demo: %s: %w", c, err)
+// identity returns a user's identity directory from network.json.
+func (d *demo) identity(name string) (string, error) {
+	for _, u := range d.sys.Users {
+		if u.Name == name {
+			return u.Identity, nil
+		}
 	}
-	st, err := commit.StatusContext(d.ctx)
-	if err != nil {
-		return nil, "", fmt.Errorf("demo: %s: %w", c, err)
-	}
-	if !st.Successful {
-		return nil, st.TransactionID, fmt.Errorf("demo: %s committed invalid: %s", c, st.Message)
-	}
-	return st.Result, st.TransactionID, nil
+	return "", fmt.Errorf("demo: %s is not a user of this system (network/crypto-config.yaml)", name)
 }
 
-// read evaluates a query through the auditor's node and decodes it.
-func read[T any](d *demo, ch, cc, fn string, args ...string) (*T, error) {
-	b, err := d.auditor.GetNetwork(ch).GetContract(cc).EvaluateTransaction(fn, args...)
+func (d *demo) flags(org int, user string) (*gwFlags, error) {
+	id, err := d.identity(user)
 	if err != nil {
-		return nil, fmt.Errorf("demo: %s/%s:%s: %w", ch, cc, fn, err)
+		return nil, err
 	}
-	v := new(T)
-	if err := json.Unmarshal(b, v); err != nil {
-		return nil, fmt.Errorf("demo: %s/%s:%s: %w", ch, cc, fn, err)
-	}
-	return v, nil
+	return &gwFlags{url: d.sys.Orgs[org].Gateway, id: id, crypto: d.sys.Crypto}, nil
 }
 
-// store is flow 1: Tx_sto on the three side chains, the levels' hidden
-// policies, and the record in the index on main.
-func (d *demo) store(tk tag.Key, from, until time.Time) error {
-	d.printf("\n1. Tx_sto: hospital 1 stores record %s on the three side chains and indexes it on main\n", d.id)
-	ciphertext := []byte("MSC-CP-ABE and AES-GCM ciphertext of " + d.id)
-	var refs []index.LevelRef
-	for _, sc := range txbuild.SideChannels {
-		keys := []byte("wrapped " + sc.Level + " keys of " + d.id)
-		call, err := txbuild.Store(d.owner, sc.Channel, txbuild.StoreInput{RecordID: d.id, Version: 1, Address: txbuild.RawCID(ciphertext), Keys: keys, CheckCode: sha256.Sum256(ciphertext)})
-		if err != nil {
-			return err
-		}
-		payload, txID, err := d.submit(d.gw, call)
-		if err != nil {
-			return err
-		}
-		var rec storage.Record
-		if err := json.Unmarshal(payload, &rec); err != nil {
-			return err
-		}
-		d.recs[sc.Level] = &rec
-		hidden, err := txbuild.HidePolicy(tk, demoPolicies[sc.Level])
-		if err != nil {
-			return err
-		}
-		if call, err = txbuild.SetPolicy(sc.Channel, d.id, ptl.PolicyInput{HiddenPolicy: hidden,
-			NotBefore: txbuild.FormatTime(from), NotAfter: txbuild.FormatTime(until)}); err != nil {
-			return err
-		}
-		if _, _, err := d.submit(d.gw, call); err != nil {
-			return err
-		}
-		refs = append(refs, index.LevelRef{Level: sc.Level, SideChain: sc.Channel, TxID: txID, Version: 1})
-		d.printf("   %-11s Tx_sto %s, policy %q (stored as tags)\n", sc.Channel, txID, demoPolicies[sc.Level])
-	}
-	call, err := txbuild.IndexRecord(txbuild.MainChannel, d.id, index.RecordInput{Levels: refs, PolicyVersion: 1})
+func (d *demo) client(org int, user string) (*client.Client, error) {
+	g, err := d.flags(org, user)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if _, _, err := d.submit(d.gw, call); err != nil {
-		return err
-	}
-	for _, sc := range txbuild.SideChannels {
-		pol, err := d.waitPolicy(sc.Channel)
-		if err != nil {
-			return err
-		}
-		d.pols[sc.Level] = pol
-	}
-	entry, err := d.waitIndex()
+	return g.client()
+}
+
+// reader loads a data user's reader from the key and credential make run
+// enrolled (<identity>/abe), as `medshare access` does.
+func (d *demo) reader(r demoReader) (*client.Reader, error) {
+	g, err := d.flags(r.org, r.user)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	d.printf("   read back through node 1: index entry owner %s, %d levels\n", entry.OwnerMSP, len(entry.Levels))
+	return g.loadReader()
+}
+
+func (d *demo) upload(name string, doc []byte) error {
+	d.printf("1. Hospital 1's operator uploads %s through hospital 1's gateway (default policy)\n", name)
+	up, err := d.op.Upload(d.ctx, &api.UploadRequest{Document: doc})
+	if err != nil {
+		return fmt.Errorf("demo: upload: %w", err)
+	}
+	d.record = up.RecordID
+	d.printf("   record %s: graded %d high, %d medium, %d low elements; %d levels stored on the side chains, indexed=%v\n",
+		up.RecordID, up.Counts.High, up.Counts.Medium, up.Counts.Low, len(up.Levels), up.Indexed)
 	return nil
 }
 
-// waitPolicy reads a level's policy through node 1 once it has the block.
-func (d *demo) waitPolicy(ch string) (*ptl.Policy, error) {
-	return retry(d.ctx, func() (*ptl.Policy, error) { return read[ptl.Policy](d, ch, ptl.Name, "GetPolicy", d.id) })
+// open opens the record as a reader, asking for every level.
+func (d *demo) open(label string, r *client.Reader) ([]byte, error) {
+	res, err := r.Open(d.ctx, d.record, client.OpenOptions{Probe: true})
+	if err != nil {
+		return nil, fmt.Errorf("demo: %s opens the record: %w", label, err)
+	}
+	var parts []string
+	for _, l := range res.Levels {
+		switch l.Status {
+		case client.Opened:
+			parts = append(parts, l.Level+" opened")
+		case client.Refused:
+			parts = append(parts, l.Level+" refused ("+l.Reason+")")
+		default:
+			parts = append(parts, l.Level+" "+l.Status)
+		}
+	}
+	d.printf("   %-12s %s\n", label, strings.Join(parts, ", "))
+	return res.Document, nil
 }
 
-func (d *demo) waitIndex() (*index.RecordEntry, error) {
-	return retry(d.ctx, func() (*index.RecordEntry, error) {
-		return read[index.RecordEntry](d, txbuild.MainChannel, index.Name, "GetRecord", d.id)
-	})
+// patient prints the Patient resource's name, street, city and birth date
+// as a reader got them.
+func (d *demo) patient(label string, doc []byte) error {
+	if doc == nil {
+		d.printf("   %-12s nothing\n", label)
+		return nil
+	}
+	var b struct {
+		Entry []struct {
+			Resource json.RawMessage `json:"resource"`
+		} `json:"entry"`
+	}
+	if err := json.Unmarshal(doc, &b); err != nil {
+		return fmt.Errorf("demo: %s's document: %w", label, err)
+	}
+	for _, e := range b.Entry {
+		var p struct {
+			ResourceType string `json:"resourceType"`
+			Name         []struct {
+				Family string `json:"family"`
+			} `json:"name"`
+			Address []struct {
+				Line []string `json:"line"`
+				City string   `json:"city"`
+			} `json:"address"`
+			BirthDate string `json:"birthDate"`
+		}
+		var kind struct {
+			ResourceType string `json:"resourceType"`
+		}
+		if json.Unmarshal(e.Resource, &kind) != nil || kind.ResourceType != "Patient" {
+			continue
+		}
+		if err := json.Unmarshal(e.Resource, &p); err != nil {
+			return fmt.Errorf("demo: %s's Patient: %w", label, err)
+		}
+		or := func(s string) string {
+			if s == "" {
+				return "(withheld)"
+			}
+			return s
+		}
+		var family, street, city string
+		if len(p.Name) > 0 {
+			family = p.Name[0].Family
+		}
+		if len(p.Address) > 0 {
+			city = p.Address[0].City
+			if len(p.Address[0].Line) > 0 {
+				street = p.Address[0].Line[0]
+			}
+		}
+		d.printf("   %-12s name %s, street %s, city %s, born %s\n", label, or(family), or(street), or(city), or(p.BirthDate))
+		return nil
+	}
+	return fmt.Errorf("demo: %s's document has no Patient", label)
 }
 
-// retry calls f until it succeeds or ctx ends: a read through another node
-// may run before that node has committed the block.
-func retry[T any](ctx context.Context, f func() (T, error)) (T, error) {
+// violations lists the refused attempts as hospital 1 sees them.
+func (d *demo) violations() error {
+	d.printf("\n4. Hospital 1 lists the violations on its record (every attempt is on the ledger)\n")
+	p, err := d.op.Violations(d.ctx, d.record, 50, "")
+	if err != nil {
+		return fmt.Errorf("demo: violations: %w", err)
+	}
+	for _, v := range p.Items {
+		who := d.names[v.User]
+		if who == "" {
+			who = "user " + v.User
+		}
+		d.printf("   %-6s %s by %s, blamed on the %s (tx %s)\n", v.Level, v.Reason, who, v.Blame, v.TxID)
+	}
+	return nil
+}
+
+// recallAndRegrant recalls the record from the nurse (new version under
+// fresh keys, the nurse blocked), shows her refused and the cardiologist
+// still reading, then lifts the nurse's block.
+func (d *demo) recallAndRegrant(nurse, cardiologist *client.Reader) error {
+	d.printf("\n5. Hospital 1 recalls the record from the nurse: re-encrypted as a new version, the old ciphertext unpinned, the nurse blocked\n")
+	rc, err := d.op.Recall(d.ctx, d.record, &api.RecallRequest{User: nurse.User.ID(), Reason: "end of the shift"})
+	if err != nil {
+		return fmt.Errorf("demo: recall: %w", err)
+	}
+	d.printf("   version %d, %d old objects unpinned, the nurse blocked on %d levels\n", rc.Version, len(rc.Unpinned), len(rc.Blocked))
+	if _, err := d.open("nurse", nurse); err != nil {
+		return err
+	}
+	if _, err := d.open("cardiologist", cardiologist); err != nil {
+		return err
+	}
+	d.printf("\n6. Hospital 1 re-grants the nurse\n")
+	// The re-grant goes through hospital 1's node; P-TL reads the block
+	// there, so retry until the recall's blocks are visible to it.
+	var rg *api.Regrant
 	for {
-		v, err := f()
-		if err == nil {
-			return v, nil
+		rg, err = d.op.Regrant(d.ctx, d.record, &api.RegrantRequest{User: nurse.User.ID()})
+		if err == nil || d.ctx.Err() != nil {
+			break
 		}
 		select {
-		case <-ctx.Done():
-			return v, errors.Join(err, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
+		case <-d.ctx.Done():
+		case <-time.After(200 * time.Millisecond):
 		}
 	}
-}
-
-// access submits one access through the owner's gateway and prints the
-// decision.
-func (d *demo) access(who string, u *txbuild.User, level string, p *ptl.Proof) (*ptl.Decision, error) {
-	ch := d.recs[level].Channel
-	if p == nil {
-		var err error
-		if p, err = u.ProofFor(rand.Reader, ch, d.pols[level], d.recs[level].Address, time.Now()); err != nil {
-			if errors.Is(err, txbuild.ErrNotSatisfiable) {
-				// Disclose everything held: P-TL must refuse it.
-				p, err = u.Proof(rand.Reader, txbuild.ProofInput{Channel: ch, RecordID: d.id, Address: d.recs[level].Address,
-					PolicyVersion: d.pols[level].Version, Time: time.Now(), Disclose: u.Wallet.Tags()})
-			}
-			if err != nil {
-				return nil, err
-			}
-		}
-	}
-	call, err := txbuild.Access(ch, p, time.Now())
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("demo: regrant: %w", err)
 	}
-	payload, txID, err := d.submit(d.gw, call)
-	if err != nil {
-		return nil, err
-	}
-	var dec ptl.Decision
-	if err := json.Unmarshal(payload, &dec); err != nil {
-		return nil, err
-	}
-	outcome := "refused: " + dec.Reason
-	if dec.Granted {
-		m, err := d.keysFor(ch, &dec)
-		if err != nil {
-			return nil, err
-		}
-		outcome = fmt.Sprintf("granted: u and the %d bytes of m, checked against H(m)", len(m))
-	}
-	d.printf("   %-11s %-10s → %s (tx %s)\n", ch, who, outcome, txID)
-	return &dec, nil
-}
-
-// keysFor is what the owner's gateway does after a grant: it hands the data
-// user the wrapped keys m of the granted version, which it holds (here it
-// reads them back from storage, as only the owner may) and which must hash
-// to the decision's H(m).
-func (d *demo) keysFor(ch string, dec *ptl.Decision) ([]byte, error) {
-	b, err := d.gw.GetNetwork(ch).GetContract(storage.Name).EvaluateTransaction("GetRecord", dec.RecordID)
-	if err != nil {
-		return nil, fmt.Errorf("demo: the owner reads m: %w", err)
-	}
-	var rec storage.Record
-	if err := json.Unmarshal(b, &rec); err != nil {
-		return nil, err
-	}
-	sum := sha256.Sum256(rec.Keys)
-	if rec.Version != dec.Version || hex.EncodeToString(sum[:]) != dec.KeysHash {
-		return nil, fmt.Errorf("demo: the stored keys of %s (version %d) do not match the grant's H(m) (version %d)", dec.RecordID, rec.Version, dec.Version)
-	}
-	return rec.Keys, nil
-}
-
-// accesses is flow 2: granted and refused accesses, then the violations as
-// the owner lists them through another node.
-func (d *demo) accesses(doctor, researcher *txbuild.User) error {
-	d.printf("\n2. Proof → Tx_acc: data users ask hospital 1's gateway for the record's levels\n")
-	high := d.recs["high"]
-	first, err := doctor.ProofFor(rand.Reader, high.Channel, d.pols["high"], high.Address, time.Now())
-	if err != nil {
+	d.printf("   blocks lifted on %d levels\n", len(rg.TxIDs))
+	if _, err := d.open("nurse", nurse); err != nil {
 		return err
 	}
-	steps := []struct {
-		who   string
-		u     *txbuild.User
-		level string
-		proof *ptl.Proof
-	}{
-		{"doctor", doctor, "high", first},
-		{"doctor", doctor, "medium", nil},
-		{"researcher", researcher, "low", nil},
-		{"researcher", researcher, "high", nil},
-		{"doctor", doctor, "high", first}, // the same proof again: a replay
+	if d.ctx.Err() != nil {
+		return errors.Join(errors.New("demo: out of time"), d.ctx.Err())
 	}
-	for _, s := range steps {
-		if _, err := d.access(s.who, s.u, s.level, s.proof); err != nil {
-			return err
-		}
-	}
-	vs, err := retry(d.ctx, func() (*struct{ Items []ptl.Violation }, error) {
-		v, err := read[struct{ Items []ptl.Violation }](d, high.Channel, ptl.Name, "ListViolations", d.id, "100", "")
-		if err == nil && len(v.Items) < 2 {
-			err = errors.New("not yet committed on node 1")
-		}
-		return v, err
-	})
-	if err != nil {
-		return err
-	}
-	for _, v := range vs.Items {
-		d.printf("   violation on %s read through node 1: user %s, %s (%s), blamed on the %s\n", high.Channel, v.User, v.Reason, v.Detail, v.Blame)
-	}
-	return nil
-}
-
-// medshare is flows 3 and 4: a MeDShare request, a permitted and a
-// forbidden action report, revocation on the next access, re-grant and
-// recall.
-func (d *demo) medshare(doctor *txbuild.User) error {
-	const level = "high"
-	ch := d.recs[level].Channel
-	// Request ids belong to their requestor.
-	reqID := txbuild.RequestID(doctor.ID(), d.name+"-req")
-	d.printf("\n3. MeDShare request → parent block on %s\n", ch)
-	// The doctor's client generates the report key: nobody else can sign
-	// the request's reports.
-	reportKey, err := txbuild.NewKey(rand.Reader)
-	if err != nil {
-		return err
-	}
-	now := time.Now()
-	in, err := txbuild.SignRequest(doctor, ch, txbuild.Request{ID: reqID, RecordIDs: []string{d.id}, Purpose: "second opinion",
-		Time: now.Add(-2 * time.Second), ReportKey: reportKey.DER})
-	if err != nil {
-		return err
-	}
-	pkg := txbuild.Package{Received: now.Add(-time.Second), Processed: now.Add(-time.Second / 2), Sent: now, DataID: d.name + "-pkg",
-		Hash: sha256.Sum256([]byte("encrypted package of " + reqID)), Allowed: []string{provenance.ActionRead}}
-	call, err := txbuild.RecordRequest(d.owner, ch, in, pkg)
-	if err != nil {
-		return err
-	}
-	if _, txID, err := d.submit(d.gw, call); err != nil {
-		return err
-	} else {
-		d.printf("   parent block %s (tx %s): the usage contract allows read\n", reqID, txID)
-	}
-
-	// Reports go through hospital 2's node, which endorses them against its
-	// own state: wait until it has committed the request.
-	if _, err := retry(d.ctx, func() ([]byte, error) {
-		return d.auditor.GetNetwork(ch).GetContract(provenance.Name).EvaluateTransaction("GetRequest", reqID)
-	}); err != nil {
-		return err
-	}
-	d.printf("\n4. Reports → side-blocks → violation → revocation → re-grant / recall\n")
-	for i, actions := range [][]string{{provenance.ActionDecrypted, provenance.ActionRead}, {provenance.ActionCopy}} {
-		var list []txbuild.Action
-		for _, a := range actions {
-			list = append(list, txbuild.Action{Name: a, At: time.Now()})
-		}
-		r, err := txbuild.SignReport(reportKey, ch, reqID, pkg.Hash, uint64(i+1), list)
-		if err != nil {
-			return err
-		}
-		call, err := txbuild.ForwardReport(d.fwd, ch, pkg.Hash, r)
-		if err != nil {
-			return err
-		}
-		if _, txID, err := d.submit(d.fwdGw, call); err != nil {
-			return err
-		} else {
-			d.printf("   report %v forwarded by hospital 2's gateway → side-block %d (tx %s)\n", actions, i+1, txID)
-		}
-	}
-	if _, err := d.access("doctor", doctor, level, nil); err != nil {
-		return err
-	}
-	for _, step := range []struct {
-		what string
-		call func() (txbuild.Call, error)
-	}{
-		{"re-grants", func() (txbuild.Call, error) {
-			return txbuild.Regrant(d.owner, ch, reqID, "the copy went to the patient's own file")
-		}},
-		{"recalls", func() (txbuild.Call, error) { return txbuild.Recall(d.owner, ch, reqID, "") }},
-	} {
-		call, err := step.call()
-		if err != nil {
-			return err
-		}
-		if _, txID, err := d.submit(d.gw, call); err != nil {
-			return err
-		} else {
-			d.printf("   hospital 1 %s (tx %s)\n", step.what, txID)
-		}
-		if _, err := d.access("doctor", doctor, level, nil); err != nil {
-			return err
-		}
-	}
-	ver, err := retry(d.ctx, func() (*provenance.Verification, error) {
-		v, err := read[provenance.Verification](d, ch, provenance.Name, "VerifyRequest", reqID)
-		if err == nil && v.Checked < 5 {
-			err = errors.New("not yet committed on node 1")
-		}
-		return v, err
-	})
-	if err != nil {
-		return err
-	}
-	d.printf("   VerifyRequest through node 1: ok=%v, %d blocks re-walked\n", ver.OK, ver.Checked)
 	return nil
 }

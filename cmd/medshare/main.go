@@ -1,16 +1,18 @@
 // Command medshare runs and administers the medshare ledger network.
 //
 //	medshare node --config node.yaml           run a node
-//	medshare crypto generate ...               create certificates and keys
+//	medshare crypto generate | rotate-tls ...  create certificates and keys; renew a TLS certificate
 //	medshare channel create|join|list ...      make and join channels
 //	medshare chaincode approve|commit|deploy   enable chaincode on a channel
 //	medshare tx submit|query ...               call chaincode
 //	medshare status ...                        a node's health
 //	medshare ledger verify --dir ...           re-verify a stopped node's ledger
 //	medshare ledger recover --dir ...          repair a halted channel of a stopped node
+//	medshare network run | status              the whole local system (make run): nodes, kubo, gateways, demo users
 //	medshare demo                              run the contract flows on a running network
 //	medshare gateway --config gateway.yaml     run an organisation's REST gateway
 //	medshare enrol | whoami                    get your ABE key and credential; who the gateway sees
+//	medshare import DIR                        bulk upload of a folder through the gateway (resumable)
 //	medshare upload | records | access         upload, find and open records through the gateways
 //	medshare violations | regrant | recall     a data owner's controls
 //	medshare request | package …               MeDShare: request a package, act on it (reported)
@@ -43,17 +45,19 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"node", "run a ledger node", runNode},
-		{"crypto", "generate certificates and keys (crypto generate)", runCrypto},
+		{"crypto", "generate certificates and keys (crypto generate); issue a member a new TLS certificate (crypto rotate-tls)", runCrypto},
 		{"channel", "create, join and list channels", runChannel},
 		{"chaincode", "approve, commit and query chaincode definitions; print the medshare chaincodes' Init arguments", runChaincode},
 		{"tx", "submit or query a chaincode function", runTx},
 		{"status", "show a node's channels, heights, leaders and alerts", runStatus},
 		{"ledger", "verify a stopped node's ledger (ledger verify), recover a halted channel (ledger recover)", runLedger},
+		{"network", "the whole local system: network run (make run) | network status | network compose-init (docker-compose)", runNetwork},
 		{"demo", "run the contract flows (store, access, MeDShare, revocation) on a network started by scripts/network.sh up", runDemo},
 		{"gateway", "run an organisation's REST gateway (--config gateway.yaml)", runGateway},
 		{"whoami", "show who your gateway sees (role, organisation, attributes)", runWhoami},
 		{"enrol", "get your ABE key and tag credential from the attribute authority's gateway", runEnrol},
 		{"upload", "upload a FHIR or JSON record (data owner)", runUpload},
+		{"import", "upload every FHIR or JSON file of a folder, concurrently, resumably (data owner)", runImport},
 		{"records", "search the index, or show one record (records show ID)", runRecords},
 		{"access", "open a record: proofs, P-TL, IPFS, checkCode, decryption (data user)", runAccess},
 		{"violations", "list the violations on your records (data owner)", runViolations},

@@ -182,11 +182,8 @@ func (g *gwFlags) loadReader() (*client.Reader, error) {
 func runUpload(args []string, stdout io.Writer) error {
 	fs, g := gwCommand("upload")
 	record := fs.String("record", "", "upload a new version of this record")
-	template := fs.String("template", "", "policy template configured at the gateway (default: the gateway's default, unless a policy is given)")
-	low := fs.String("low", "", "the low level's conditions, e.g. \"role = doctor or role = nurse\"")
-	medium := fs.String("medium", "", "the medium level's extra conditions")
-	high := fs.String("high", "", "the high level's extra conditions")
-	valid := fs.Duration("valid", 0, "with a policy: how long the record may be accessed (default 1 year)")
+	var pol policyFlags
+	pol.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -197,18 +194,7 @@ func runUpload(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	req := &api.UploadRequest{Document: docBytes, Template: *template}
-	if *low != "" || *medium != "" || *high != "" {
-		req.Policy = &api.RecordPolicy{Low: *low, Medium: *medium, High: *high}
-		if *template == "" {
-			d := *valid
-			if d == 0 {
-				d = 365 * 24 * time.Hour
-			}
-			now := time.Now().UTC()
-			req.Access = &api.Access{NotBefore: now.Add(-time.Minute), NotAfter: now.Add(d)}
-		}
-	}
+	req := pol.request(docBytes, time.Now())
 	c, ctx, cancel, err := g.connect()
 	if err != nil {
 		return err

@@ -80,14 +80,14 @@ func start(t *testing.T) *env {
 	kubotest.Binary(t) // skipped without kubo, failed in CI
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	t.Cleanup(cancel)
-	owner := map[string]string{gateway.RoleAttribute: "owner"}
-	sys, err := gwnet.Start(ctx, gwnet.Options{Bin: bin, Dir: t.TempDir(), LogLevel: "info",
-		Users: map[int][]cryptogen.User{
-			0: {{Name: "operator", Attributes: owner},
-				{Name: "nurse", Attributes: map[string]string{gateway.RoleAttribute: "user", "role": "nurse", "trust": "1"}}},
-			1: {{Name: "cardiologist", Attributes: map[string]string{gateway.RoleAttribute: "user", "role": "doctor", "specialty": "cardiology", "trust": "2", "identity": "2"}}},
-			2: {{Name: "researcher", Attributes: map[string]string{gateway.RoleAttribute: "user", "role": "researcher", "trust": "1"}}},
-		}})
+	// The demo identities of network/crypto-config.yaml (what make run and
+	// the README use): hospital 1's operator and nurse (trust 1), hospital
+	// 2's cardiologist (trust 2), the research institute's researcher.
+	crypto, err := cryptogen.Load("../../network/crypto-config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys, err := gwnet.Start(ctx, gwnet.Options{Bin: bin, Dir: t.TempDir(), LogLevel: "info", Crypto: crypto})
 	if err != nil {
 		t.Fatal(err)
 	}

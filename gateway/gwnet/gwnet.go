@@ -65,6 +65,56 @@ type Options struct {
 	NodeEnv, GatewayEnv []string
 	// Configure adjusts gateway i's configuration before it starts.
 	Configure func(i int, c *gateway.Config)
+	// Crypto, when set, is the consortium's crypto configuration
+	// (network/crypto-config.yaml, what `make run` uses): its organisations
+	// and users replace Users. An organisation without a gateway user gets
+	// one.
+	Crypto *cryptogen.Config
+	// Layout fixes every listening address (FixedLayout: `make run`); nil
+	// chooses free loopback ports.
+	Layout Layout
+	// ACLProfile is a channel profile (network/configtx.yaml) whose access
+	// rules the channels get; empty leaves the channels without rules.
+	ACLProfile string
+	// Progress, when set, is told each stage as it starts.
+	Progress func(stage string)
+	// Chaincodes are deployed besides the medshare contracts (kv, the
+	// ledger's test chaincode, for `make run`).
+	Chaincodes []nettest.Chaincode
+}
+
+// Layout is where each organisation's processes listen, one entry per
+// organisation in the order of Orgs.
+type Layout []OrgAddresses
+
+// OrgAddresses are one organisation's listening addresses (host:port).
+type OrgAddresses struct {
+	NodeAPI, NodeCluster            string
+	KuboAPI, KuboGateway, KuboSwarm string
+	Gateway                         string
+}
+
+// FixedLayout is the local system's well-known addresses, those
+// scripts/network.sh, the README and the docs use: organisation i's node at
+// 127.0.0.1:7051+1000i (cluster +1), its kubo's API at 5001+i, HTTP gateway
+// at 8080+i and swarm at 4001+i, its gateway at https://127.0.0.1:8443+i.
+func FixedLayout() Layout {
+	var l Layout
+	for i := range Orgs {
+		at := func(port int) string { return fmt.Sprintf("127.0.0.1:%d", port) }
+		l = append(l, OrgAddresses{
+			NodeAPI: at(7051 + 1000*i), NodeCluster: at(7052 + 1000*i),
+			KuboAPI: at(5001 + i), KuboGateway: at(8080 + i), KuboSwarm: at(4001 + i),
+			Gateway: at(8443 + i),
+		})
+	}
+	return l
+}
+
+func (s *System) progress(stage string) {
+	if s.Opts.Progress != nil {
+		s.Opts.Progress(stage)
+	}
 }
 
 // UserRef names a user of an organisation (by index).
@@ -91,24 +141,55 @@ func Start(ctx context.Context, o Options) (*System, error) {
 		o.LogLevel = "warn"
 	}
 	owner := map[string]string{gateway.RoleAttribute: string(gateway.RoleOwner)}
+	gwUser := cryptogen.User{Name: GatewayUser, Attributes: owner, Hosts: []string{"127.0.0.1", "localhost"}}
 	users := map[int][]cryptogen.User{}
 	for i := range Orgs {
-		users[i] = append([]cryptogen.User{{Name: GatewayUser, Attributes: owner, Hosts: []string{"127.0.0.1", "localhost"}}}, o.Users[i]...)
+		users[i] = append([]cryptogen.User{gwUser}, o.Users[i]...)
 	}
+	var crypto *cryptogen.Config
+	if o.Crypto != nil {
+		if len(o.Crypto.Organizations) != len(Orgs) {
+			return nil, fmt.Errorf("gwnet: the crypto configuration has %d organisations, want %d", len(o.Crypto.Organizations), len(Orgs))
+		}
+		c := *o.Crypto
+		c.Organizations = slices.Clone(c.Organizations)
+		for i, org := range c.Organizations {
+			if org.MSPID != Orgs[i] {
+				return nil, fmt.Errorf("gwnet: organisation %d is %s, want %s", i, org.MSPID, Orgs[i])
+			}
+			if !slices.ContainsFunc(org.Users, func(u cryptogen.User) bool { return u.Name == GatewayUser }) {
+				c.Organizations[i].Users = append([]cryptogen.User{gwUser}, org.Users...)
+			}
+		}
+		crypto = &c
+	}
+	if o.Layout != nil && len(o.Layout) != len(Orgs) {
+		return nil, fmt.Errorf("gwnet: a layout of %d organisations, want %d", len(o.Layout), len(Orgs))
+	}
+	var addrs []nettest.NodeAddresses
+	for _, a := range o.Layout {
+		addrs = append(addrs, nettest.NodeAddresses{API: a.NodeAPI, Cluster: a.NodeCluster})
+	}
+	s := &System{Opts: o}
+	s.progress("generating crypto material, starting 3 nodes, creating 4 channels")
 	n, err := nettest.Start(ctx, nettest.Options{Bin: o.Bin, Dir: o.Dir, Chaincodes: []nettest.Chaincode{}, LogLevel: o.LogLevel,
-		Batch: &pb.BatchConfig{MaxMessageCount: 500, TimeoutMillis: 10}, Users: users, Env: o.NodeEnv})
+		Batch: &pb.BatchConfig{MaxMessageCount: 500, TimeoutMillis: 10}, Users: users, Env: o.NodeEnv,
+		Crypto: crypto, Addresses: addrs, ACLProfile: o.ACLProfile})
 	if err != nil {
 		return nil, err
 	}
-	s := &System{Opts: o, Net: n}
+	s.Net = n
+	s.progress("deploying and configuring the contracts (every organisation approves each definition)")
 	if err := s.deploy(ctx); err != nil {
 		s.Stop()
 		return nil, err
 	}
+	s.progress("starting 3 kubo daemons in one private swarm")
 	if err := s.startKubo(ctx); err != nil {
 		s.Stop()
 		return nil, err
 	}
+	s.progress("starting 3 gateways (hospital 1's serves the attribute authority)")
 	if err := s.startGateways(ctx); err != nil {
 		s.Stop()
 		return nil, err
@@ -149,6 +230,7 @@ func (s *System) deploy(ctx context.Context) error {
 	for _, c := range inits {
 		ccs = append(ccs, nettest.Chaincode{Name: c.Chaincode, Channels: []string{c.Channel}, InitFn: c.Fn, InitArgs: [][]byte{[]byte(c.Args[0])}})
 	}
+	ccs = append(ccs, s.Opts.Chaincodes...)
 	return s.Net.DeployAll(ctx, ccs)
 }
 
@@ -158,16 +240,29 @@ func (s *System) startKubo(ctx context.Context) error {
 		return err
 	}
 	dir := filepath.Join(s.Opts.Dir, "kubo")
-	key := filepath.Join(dir, kubo.SwarmKeyFile)
+	// The swarm key lives with the crypto material, where `medshare crypto
+	// generate` writes it: it is exchanged with the CA certificates.
+	key := filepath.Join(s.Net.Crypto, kubo.SwarmKeyFile)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	if err := kubo.WriteSwarmKey(key, nil); err != nil {
 		return err
 	}
+	// Every daemon's three ports are chosen at once, all listeners held
+	// together: chosen one daemon at a time, a port released by the first
+	// could be handed to the second.
+	free, err := freeAddrs(3 * len(Orgs))
+	if err != nil {
+		return err
+	}
 	for i := range Orgs {
 		cfg := kubo.DefaultConfig()
 		cfg.Bin, cfg.SwarmKey, cfg.BindToParent = bin, key, true
+		cfg.API, cfg.Gateway, cfg.Swarm = free[3*i], free[3*i+1], free[3*i+2]
+		if s.Opts.Layout != nil {
+			cfg.API, cfg.Gateway, cfg.Swarm = s.Opts.Layout[i].KuboAPI, s.Opts.Layout[i].KuboGateway, s.Opts.Layout[i].KuboSwarm
+		}
 		cfg.Repo = filepath.Join(dir, fmt.Sprintf("kubo%d", i))
 		nd, err := kubo.Init(ctx, cfg)
 		if err != nil {
@@ -279,6 +374,9 @@ func (s *System) startGateways(ctx context.Context) error {
 	addrs, err := freeAddrs(len(Orgs))
 	if err != nil {
 		return err
+	}
+	for i, a := range s.Opts.Layout {
+		addrs[i] = a.Gateway
 	}
 	for _, a := range addrs {
 		s.URLs = append(s.URLs, "https://"+a)

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -68,6 +69,19 @@ type Options struct {
 	// ACLProfile, when set, is a channel profile (network/configtx.yaml)
 	// whose access rules the channels get.
 	ACLProfile string
+	// Crypto, when set, is the consortium's crypto configuration (as
+	// network/crypto-config.yaml): its organisations, one node each, and
+	// their users replace Orgs and Users. Start adds no "client" user then.
+	Crypto *cryptogen.Config
+	// Addresses, when set, fix each node's API and cluster addresses (one
+	// entry per organisation, in order) instead of free loopback ports:
+	// scripts/network.sh's well-known ports.
+	Addresses []NodeAddresses
+}
+
+// NodeAddresses are a node's listening addresses (host:port).
+type NodeAddresses struct {
+	API, Cluster string
 }
 
 // Org describes the fixed three organisations.
@@ -179,11 +193,20 @@ func Start(ctx context.Context, opts Options) (*Network, error) {
 	}
 	n := &Network{Opts: opts, Crypto: filepath.Join(opts.Dir, "crypto"), Genesis: map[string]*pb.Block{}}
 	cfg := &cryptogen.Config{Authority: "attribute-authority"}
-	for i, o := range Orgs {
-		o.Nodes = []cryptogen.Node{{Name: fmt.Sprintf("node%d", i), Hosts: []string{"127.0.0.1", "localhost"}}}
-		o.Admins = []string{"admin"}
-		o.Users = append([]cryptogen.User{{Name: "client"}}, opts.Users[i]...)
-		cfg.Organizations = append(cfg.Organizations, o)
+	if opts.Crypto != nil {
+		cfg = opts.Crypto
+		for _, o := range cfg.Organizations {
+			if len(o.Nodes) != 1 || !slices.Contains(o.Admins, "admin") {
+				return nil, fmt.Errorf("nettest: organisation %s needs exactly one node and an admin", o.Name)
+			}
+		}
+	} else {
+		for i, o := range Orgs {
+			o.Nodes = []cryptogen.Node{{Name: fmt.Sprintf("node%d", i), Hosts: []string{"127.0.0.1", "localhost"}}}
+			o.Admins = []string{"admin"}
+			o.Users = append([]cryptogen.User{{Name: "client"}}, opts.Users[i]...)
+			cfg.Organizations = append(cfg.Organizations, o)
+		}
 	}
 	n.Config = cfg
 	if err := cryptogen.Generate(cfg, n.Crypto, rand.Reader, time.Now()); err != nil {
@@ -197,8 +220,14 @@ func Start(ctx context.Context, opts Options) (*Network, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.Addresses != nil && len(opts.Addresses) != len(cfg.Organizations) {
+		return nil, fmt.Errorf("nettest: %d node addresses for %d organisations", len(opts.Addresses), len(cfg.Organizations))
+	}
 	for i, o := range cfg.Organizations {
 		p := ports[i*perNode:]
+		if opts.Addresses != nil {
+			p = append([]string{opts.Addresses[i].API, opts.Addresses[i].Cluster}, p[2:]...)
+		}
 		dir := filepath.Join(opts.Dir, fmt.Sprintf("node%d", i))
 		nd := &Node{Index: i, ID: cryptogen.NodeID(o, o.Nodes[0].Name), Org: o, API: p[0], Cluster: p[1], Dir: dir, LogPath: filepath.Join(dir, "node.log")}
 		if opts.Debug {
