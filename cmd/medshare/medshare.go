@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -73,7 +74,7 @@ func runRequest(args []string, stdout io.Writer) error {
 	if err := g.store(*dir).Save(h); err != nil {
 		return err
 	}
-	if err := rq.CheckRecorded(ctx, h); err != nil {
+	if err := checkRecorded(ctx, rq, h); err != nil {
 		return fmt.Errorf("the package is kept, but: %w", err)
 	}
 	p := h.Package
@@ -82,6 +83,30 @@ func runRequest(args []string, stdout io.Writer) error {
 		strings.Join(p.Allowed, ", "), p.ExpiresAt.Format(time.RFC3339), p.TxID)
 	fmt.Fprintf(stdout, "kept in %s; open it with: medshare package open %s\n", g.store(*dir).Path(p.RequestID), p.RequestID)
 	return nil
+}
+
+// recordedWait bounds how long checkRecorded waits for the requestor's
+// node to hold the parent block.
+const recordedWait = 30 * time.Second
+
+// checkRecorded checks a held package against its parent block, read
+// through the requestor's own gateway. The owner's gateway answers once its
+// own node has committed the block; the requestor's node may commit it a
+// moment later, so "not found" is asked again for up to recordedWait.
+func checkRecorded(ctx context.Context, rq *client.Requestor, h *client.Held) error {
+	deadline := time.Now().Add(recordedWait)
+	for {
+		err := rq.CheckRecorded(ctx, h)
+		var pe *client.ProblemError
+		if err == nil || !errors.As(err, &pe) || pe.Status != http.StatusNotFound || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func sizeOf(n int) string {
