@@ -116,6 +116,7 @@ func runDemo(args []string, stdout io.Writer) error {
 	d.printf("\n2. Each data user opens it through their own organisation's gateway; proofs go to hospital 1's, which submits them to P-TL\n")
 	docs := map[string][]byte{}
 	for _, r := range demoReaders {
+		waitIndexed(d.ctx, readers[r.label].Home, []string{d.record}) // each gateway reads the index on its own node
 		if docs[r.label], err = d.open(r.label, readers[r.label], d.record, client.OpenOptions{Probe: true}); err != nil {
 			return err
 		}
@@ -360,6 +361,7 @@ func (d *demo) medshare(name string, doc []byte, researcher *client.Reader) erro
 	d.printf("\n8. The researcher requests it for research (HRESCH) through the research institute's gateway; hospital 1's gateway\n")
 	d.printf("   de-identifies it, seals the package to the researcher's key and records it as a parent block\n")
 	rq := &client.Requestor{Home: researcher.Home, User: researcher.User}
+	waitIndexed(d.ctx, rq.Home, []string{record})
 	h, err := rq.Request(d.ctx, client.RequestSpec{Name: fmt.Sprintf("demo-%d", time.Now().UnixNano()), RecordIDs: []string{record}, Purpose: "HRESCH", Level: "medium"})
 	if err != nil {
 		return fmt.Errorf("demo: the researcher's request: %w", err)

@@ -67,6 +67,7 @@ func runRequest(args []string, stdout io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
 	defer cancel()
+	waitIndexed(ctx, rq.Home, fs.Args())
 	h, err := rq.Request(ctx, client.RequestSpec{Name: *name, RecordIDs: fs.Args(), Purpose: *purpose, Level: *level})
 	if err != nil {
 		return err
@@ -85,18 +86,26 @@ func runRequest(args []string, stdout io.Writer) error {
 	return nil
 }
 
-// recordedWait bounds how long checkRecorded waits for the requestor's
-// node to hold the parent block.
-const recordedWait = 30 * time.Second
+// A gateway answers a write once its own organisation's node has committed
+// it; another organisation's node commits it a moment later. A requestor's
+// client reads through its own organisation's gateway what the owner's
+// gateway has just written — the index entry of a record just uploaded, the
+// parent block of the package just delivered — so it asks again, for a
+// bounded time, while the answer is "not found".
+const (
+	// indexedWait bounds the wait for a record's index entry (short: a
+	// mistyped record id waits this long before its 404).
+	indexedWait = 10 * time.Second
+	// recordedWait bounds the wait for a delivered package's parent block.
+	recordedWait = 30 * time.Second
+)
 
-// checkRecorded checks a held package against its parent block, read
-// through the requestor's own gateway. The owner's gateway answers once its
-// own node has committed the block; the requestor's node may commit it a
-// moment later, so "not found" is asked again for up to recordedWait.
-func checkRecorded(ctx context.Context, rq *client.Requestor, h *client.Held) error {
-	deadline := time.Now().Add(recordedWait)
+// untilFound calls f until it returns anything but a 404 problem, the
+// context ends or wait passes, and returns its last error.
+func untilFound(ctx context.Context, wait time.Duration, f func() error) error {
+	deadline := time.Now().Add(wait)
 	for {
-		err := rq.CheckRecorded(ctx, h)
+		err := f()
 		var pe *client.ProblemError
 		if err == nil || !errors.As(err, &pe) || pe.Status != http.StatusNotFound || time.Now().After(deadline) {
 			return err
@@ -107,6 +116,21 @@ func checkRecorded(ctx context.Context, rq *client.Requestor, h *client.Held) er
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// waitIndexed waits until the requestor's own gateway finds each record in
+// the index (or indexedWait passes: the request then reports what is
+// missing).
+func waitIndexed(ctx context.Context, home *client.Client, ids []string) {
+	for _, id := range ids {
+		_ = untilFound(ctx, indexedWait, func() error { _, err := home.Record(ctx, id); return err })
+	}
+}
+
+// checkRecorded checks a held package against its parent block, read
+// through the requestor's own gateway.
+func checkRecorded(ctx context.Context, rq *client.Requestor, h *client.Held) error {
+	return untilFound(ctx, recordedWait, func() error { return rq.CheckRecorded(ctx, h) })
 }
 
 func sizeOf(n int) string {
