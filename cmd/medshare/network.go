@@ -148,7 +148,10 @@ func runNetworkRun(args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "==> stopped; removed %s\n", *dir)
 	}()
 
-	sigCtx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	// SIGHUP too: closing the terminal that runs the system stops it as
+	// cleanly as Ctrl-C, instead of killing it before it removes its
+	// directory.
+	sigCtx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	ctx, cancel := context.WithTimeout(sigCtx, *timeout)
 	defer cancel()

@@ -108,17 +108,22 @@ func startSystem(t *testing.T, dir string) *localSys {
 // interrupt sends SIGINT to the system's whole process group, as a
 // terminal's Ctrl-C does, and checks that every process ended and the
 // directory is gone.
-func (s *localSys) interrupt() {
+func (s *localSys) interrupt() { s.stopWith(syscall.SIGINT) }
+
+// stopWith sends sig to the system's whole process group (SIGINT: Ctrl-C;
+// SIGHUP: the terminal closed) and checks that every process ended and the
+// directory is gone.
+func (s *localSys) stopWith(sig syscall.Signal) {
 	t := s.t
 	t.Helper()
 	pgid := s.cmd.Process.Pid
-	if err := syscall.Kill(-pgid, syscall.SIGINT); err != nil {
+	if err := syscall.Kill(-pgid, sig); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case <-s.done:
 	case <-time.After(2 * time.Minute):
-		t.Fatalf("medshare network run still runs 2 minutes after SIGINT:\n%s", s.out.String())
+		t.Fatalf("medshare network run still runs 2 minutes after %v:\n%s", sig, s.out.String())
 	}
 	// Every process of the group must be gone: the kernel says so with
 	// ESRCH once the group is empty.
@@ -452,6 +457,10 @@ func TestImport(t *testing.T) {
 	if got := indexed(); got != len(files) {
 		t.Fatalf("hospital 1 has %d records indexed after the failed run, want %d", got, len(files))
 	}
+
+	// 4. Closing the terminal (SIGHUP to the group) stops the system as
+	// cleanly as Ctrl-C: nothing left running, its directory removed.
+	sys.stopWith(syscall.SIGHUP)
 }
 
 // identity returns a demo user's identity directory.
