@@ -373,7 +373,7 @@ func (v *verifier) compare(nodes []verifyNode) {
 			}
 			if len(v.content[ch][id]) < len(nodes) {
 				for _, n := range nodes {
-					if _, ok := v.content[ch][id][n.name]; !ok && v.heights[ch][n.name] > 0 {
+					if _, ok := v.content[ch][id][n.name]; !ok && v.heights[ch][n.name] > 0 && !v.behind(ch, n.name, b) {
 						v.problem(api.VerifyProblem{Node: n.name, Channel: ch, Block: b.desc, TxID: b.txID, Link: "missing",
 							Detail: "the other nodes serve this block; this one does not"})
 					}
@@ -393,6 +393,16 @@ func (v *verifier) compare(nodes []verifyNode) {
 			}
 		}
 	}
+}
+
+// behind reports whether node had not yet reached the ledger block that
+// wrote b when it was asked: the other nodes committed it a moment before,
+// so its absence there is lag, not a changed ledger (a node that claims a
+// height past the block and does not serve it is still reported). Nodes
+// are asked one after the other while the channel keeps committing.
+func (v *verifier) behind(ch, node string, b *mblock) bool {
+	num, ok := v.txBlock[ch+"/"+b.txID]
+	return ok && v.heights[ch][node] <= num
 }
 
 // lastCommon compares the header of the channels' last common block across
