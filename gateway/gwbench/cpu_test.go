@@ -62,9 +62,9 @@ func TestTableCPU(t *testing.T) {
 	r := Result{Workload: "index query", Concurrency: 100, OK: 1000, Elapsed: time.Second,
 		CPU: map[string]time.Duration{"nodes": 500 * time.Millisecond, "gateways": time.Second, "client": 250 * time.Millisecond}}
 	var b bytes.Buffer
-	Table(&b, []Result{r}, 1)
+	Table(&b, []Result{r}, 1, 400)
 	out := b.String()
-	for _, want := range []string{"CPU per operation", "| index query | 100 | 0.50 ms | – | 1.00 ms | 0.25 ms | 1.75 ms |"} {
+	for _, want := range []string{"CPU per operation", "GOGC 400 per gateway process", "| index query | 100 | 0.50 ms | – | 1.00 ms | 0.25 ms | 1.75 ms |"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
