@@ -75,11 +75,21 @@ func (s *Server) registered(ctx context.Context, org string) (*index.Gateway, er
 // the registry's entry. An organisation outside the consortium, or one
 // without a gateway, is a 404 problem.
 func (s *Server) resolveGateway(ctx context.Context, org string) (*api.Gateway, error) {
+	return s.resolve(ctx, org, true)
+}
+
+// resolve is resolveGateway; withCA false leaves the CA out (record
+// metadata needs only the URL, and encoding the CA as PEM on every index
+// query is a measurable share of the gateway's work).
+func (s *Server) resolve(ctx context.Context, org string, withCA bool) (*api.Gateway, error) {
 	msp, ok := s.d.Membership.MSP(org)
 	if !ok || len(msp.Roots()) == 0 {
 		return nil, notFound("%s is not an organisation of the consortium", org)
 	}
-	out := &api.Gateway{Org: org, CA: string(identity.EncodeCertPEM(msp.Roots()[0]))}
+	out := &api.Gateway{Org: org}
+	if withCA {
+		out.CA = string(identity.EncodeCertPEM(msp.Roots()[0]))
+	}
 	if u, ok := s.cfg.Gateways[org]; ok {
 		out.URL, out.Source = u, api.SourceConfiguration
 		return out, nil
@@ -98,7 +108,7 @@ func (s *Server) resolveGateway(ctx context.Context, org string) (*api.Gateway, 
 // ownerGateway is org's gateway URL, "" when it is not known (record
 // metadata and 421 answers carry it when they can).
 func (s *Server) ownerGateway(ctx context.Context, org string) string {
-	g, err := s.resolveGateway(ctx, org)
+	g, err := s.resolve(ctx, org, false)
 	if err != nil {
 		return ""
 	}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -99,12 +100,41 @@ func authenticate(m *identity.Membership, chain []*x509.Certificate, now time.Ti
 	if len(chain) == 0 {
 		return nil, errUnauthenticated
 	}
-	id, err := m.Identify(chain[0].Raw, now)
+	var id *identity.Identity
+	var err error
+	if msp := issuerMSP(m, chain[0]); msp != "" {
+		id, err = m.Validate(msp, chain[0].Raw, now)
+	}
+	if id == nil {
+		id, err = m.Identify(chain[0].Raw, now)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errNoMember, err)
 	}
 	role, _ := RoleOf(id)
 	return &Principal{ID: id, Role: role, TLSCert: chain[0].Raw}, nil
+}
+
+// issuerMSP returns the one member organisation with a root CA whose
+// subject is cert's issuer, or "" when none or several have. It is only a
+// hint of which organisation to validate cert against first (the full
+// validation still decides): Membership.Identify tries every organisation
+// in turn, and each one that did not issue the certificate costs a parse
+// and a failed chain verification, on every request of its callers.
+func issuerMSP(m *identity.Membership, cert *x509.Certificate) string {
+	found := ""
+	for _, id := range m.IDs() {
+		msp, _ := m.MSP(id)
+		for _, r := range msp.Roots() {
+			if bytes.Equal(r.RawSubject, cert.RawIssuer) {
+				if found != "" && found != id {
+					return ""
+				}
+				found = id
+			}
+		}
+	}
+	return found
 }
 
 // Access is who may call a route: the roles, and whether the caller must

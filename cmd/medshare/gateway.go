@@ -31,6 +31,14 @@ func runGateway(args []string, _ io.Writer) error {
 		return nil
 	}
 	log := newLogger(cfg.LogLevel, cfg.LogFormat)
+	if addr := os.Getenv(pprofEnv); addr != "" {
+		at, err := servePprof(addr)
+		if err != nil {
+			return err
+		}
+		// On stderr whatever the log level: `bench gateway -pprof` reads it.
+		fmt.Fprintf(os.Stderr, "pprof: http://%s/debug/pprof/\n", at)
+	}
 	g, err := gateway.Open(cfg, log)
 	if err != nil {
 		return err

@@ -52,6 +52,19 @@ type Result struct {
 	Elapsed     time.Duration
 	Latencies   []time.Duration // of the successful requests, sorted
 	FirstError  string
+	// CPU is the CPU time (user + system) each kind of process used during
+	// the run (Kinds; a kind is missing where /proc could not tell).
+	CPU map[string]time.Duration
+}
+
+// CPUPerOp returns kind's CPU time per successful request, or false when
+// it is unknown.
+func (r Result) CPUPerOp(kind string) (time.Duration, bool) {
+	d, ok := r.CPU[kind]
+	if !ok || r.OK == 0 {
+		return 0, false
+	}
+	return d / time.Duration(r.OK), true
 }
 
 // Rate is requests per second.
@@ -162,6 +175,8 @@ func Main(args []string, stdout io.Writer) error {
 	procs := fs.Int("procs", max(1, runtime.NumCPU()/3), "GOMAXPROCS of each node and gateway process (0: every core)")
 	keep := fs.Bool("keep", false, "keep the system's directory")
 	timeout := fs.Duration("timeout", 30*time.Minute, "time limit for the whole benchmark")
+	gogc := fs.Int("gateway-gogc", 400, "GOGC of each gateway process (0: the runtime's default, 100)")
+	profiles := fs.Bool("pprof", false, "serve each gateway's pprof profiles on a loopback port (printed on stderr)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -194,6 +209,13 @@ func Main(args []string, stdout io.Writer) error {
 	if *procs > 0 {
 		env = []string{"GOMAXPROCS=" + strconv.Itoa(*procs)}
 	}
+	gwEnv := slices.Clone(env)
+	if *gogc > 0 {
+		gwEnv = append(gwEnv, "GOGC="+strconv.Itoa(*gogc))
+	}
+	if *profiles {
+		gwEnv = append(gwEnv, "MEDSHARE_PPROF_ADDRESS=127.0.0.1:0")
+	}
 	const users = 16
 	var doctors []cryptogen.User
 	for i := range users {
@@ -205,19 +227,40 @@ func Main(args []string, stdout io.Writer) error {
 	// No rate limit: the load's proofs come from a few users.
 	mon := txbuild.DefaultMonitor
 	mon.RateLimit = 0
-	sys, err := gwnet.Start(ctx, gwnet.Options{Bin: self, Dir: dir, NodeEnv: env, GatewayEnv: env, Monitor: &mon,
+	sys, err := gwnet.Start(ctx, gwnet.Options{Bin: self, Dir: dir, NodeEnv: env, GatewayEnv: gwEnv, Monitor: &mon,
 		Users:     map[int][]cryptogen.User{0: {{Name: "operator", Attributes: owner}}, 1: doctors},
 		Configure: func(_ int, c *gateway.Config) { c.AccessLog = false; c.MaxBodyBytes = 16 << 20 }})
 	if err != nil {
 		return err
 	}
 	defer sys.Stop()
+	if *profiles {
+		for i := range sys.URLs {
+			for _, l := range strings.Split(sys.GatewayLog(i), "\n") {
+				if strings.HasPrefix(l, "pprof: ") {
+					fmt.Fprintf(os.Stderr, "gateway %d profiles: %s\n", i, strings.TrimPrefix(l, "pprof: "))
+				}
+			}
+		}
+	}
 	b := &bench{sys: sys, ctx: ctx}
 	if err := b.setup(users); err != nil {
 		return err
 	}
 	var results []Result
+	// Each run's CPU time per process kind, read from /proc around it: the
+	// inputs (sealed records, proofs) are made before the first reading.
+	pids := sys.Pids()
+	measure := func(f func() Result) Result {
+		before := sampleCPU(pids)
+		r := f()
+		r.CPU = cpuDelta(before, sampleCPU(pids))
+		return r
+	}
 	report := func(r Result) {
+		if r.OK+r.Failed == 0 && r.FirstError == "" {
+			return // a workload of 0 requests (-uploads 0…): no row
+		}
 		results = append(results, r)
 		fmt.Fprintf(os.Stderr, "  %s at %d: %d ok, %d failed, %.1f req/s, p99 %s\n", r.Workload, r.Concurrency, r.OK, r.Failed, r.Rate(), r.P(0.99).Round(time.Millisecond))
 		if r.FirstError != "" {
@@ -226,10 +269,12 @@ func Main(args []string, stdout io.Writer) error {
 	}
 	// 1. Full uploads.
 	for _, c := range conc["upload"] {
-		report(run(ctx, "full upload", c, *uploads, *limit, func(ctx context.Context, i int) (int64, error) {
-			d := docs[i%len(docs)]
-			_, err := b.op.Upload(ctx, &api.UploadRequest{Document: d, Policy: benchPolicy, Access: b.terms})
-			return int64(len(d)), err
+		report(measure(func() Result {
+			return run(ctx, "full upload", c, *uploads, *limit, func(ctx context.Context, i int) (int64, error) {
+				d := docs[i%len(docs)]
+				_, err := b.op.Upload(ctx, &api.UploadRequest{Document: d, Policy: benchPolicy, Access: b.terms})
+				return int64(len(d)), err
+			})
 		}))
 	}
 	// 2. Pre-sealed uploads.
@@ -238,16 +283,20 @@ func Main(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		report(run(ctx, "pre-sealed upload", c, len(ups), *limit, func(ctx context.Context, i int) (int64, error) {
-			_, err := b.op.UploadSealed(ctx, ups[i])
-			return 0, err
+		report(measure(func() Result {
+			return run(ctx, "pre-sealed upload", c, len(ups), *limit, func(ctx context.Context, i int) (int64, error) {
+				_, err := b.op.UploadSealed(ctx, ups[i])
+				return 0, err
+			})
 		}))
 	}
 	// 3. Index queries through hospital 2's gateway.
 	for _, c := range conc["query"] {
-		report(run(ctx, "index query", c, *queries, *limit, func(ctx context.Context, i int) (int64, error) {
-			_, err := b.readers[i%len(b.readers)].Record(ctx, b.ids[i%len(b.ids)])
-			return 0, err
+		report(measure(func() Result {
+			return run(ctx, "index query", c, *queries, *limit, func(ctx context.Context, i int) (int64, error) {
+				_, err := b.readers[i%len(b.readers)].Record(ctx, b.ids[i%len(b.ids)])
+				return 0, err
+			})
 		}))
 	}
 	// 4. Accesses at hospital 1's gateway, fresh proofs made before each
@@ -257,16 +306,18 @@ func Main(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		report(run(ctx, "access", c, len(proofs), *limit, func(ctx context.Context, i int) (int64, error) {
-			p := proofs[i]
-			g, err := b.owners[i%len(b.owners)].Access(ctx, p.recordID, &api.AccessRequest{Level: "low", Proof: p.proof})
-			if err == nil && len(g.Keys) == 0 {
-				err = errors.New("a grant without m")
-			}
-			return 0, err
+		report(measure(func() Result {
+			return run(ctx, "access", c, len(proofs), *limit, func(ctx context.Context, i int) (int64, error) {
+				p := proofs[i]
+				g, err := b.owners[i%len(b.owners)].Access(ctx, p.recordID, &api.AccessRequest{Level: "low", Proof: p.proof})
+				if err == nil && len(g.Keys) == 0 {
+					err = errors.New("a grant without m")
+				}
+				return 0, err
+			})
 		}))
 	}
-	Table(stdout, results, *procs)
+	Table(stdout, results, *procs, *gogc)
 	if *out != "" {
 		if err := Plot(results, *out); err != nil {
 			return err
@@ -443,10 +494,15 @@ func readBundles(dir string) ([][]byte, error) {
 	return out, nil
 }
 
-// Table prints the results as Markdown.
-func Table(w io.Writer, rs []Result, procs int) {
-	fmt.Fprintf(w, "## Gateway benchmark\n\nThree nodes, three kubo daemons and three gateways on loopback, HTTPS with mutual TLS; %d CPUs (%s/%s), %s; GOMAXPROCS %d per node and gateway process.\n\n",
-		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), procs)
+// Table prints the results as Markdown; procs and gogc are the processes'
+// GOMAXPROCS and the gateways' GOGC (0: the defaults).
+func Table(w io.Writer, rs []Result, procs, gogc int) {
+	gc := "the default GOGC"
+	if gogc > 0 {
+		gc = fmt.Sprintf("GOGC %d per gateway process", gogc)
+	}
+	fmt.Fprintf(w, "## Gateway benchmark\n\nThree nodes, three kubo daemons and three gateways on loopback, HTTPS with mutual TLS; %d CPUs (%s/%s), %s; GOMAXPROCS %d per node and gateway process, %s.\n\n",
+		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), procs, gc)
 	fmt.Fprintln(w, "| workload | concurrency | ok | failed | req/s | MB/s | avg | p50 | p99 | max |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rs {
@@ -457,6 +513,37 @@ func Table(w io.Writer, rs []Result, procs int) {
 		fmt.Fprintf(w, "| %s | %d | %d | %d | %.1f | %s | %s | %s | %s | %s |\n", r.Workload, r.Concurrency, r.OK, r.Failed, r.Rate(), mbs,
 			ms(r.Avg()), ms(r.P(0.5)), ms(r.P(0.99)), ms(r.P(1)))
 	}
+	fmt.Fprintf(w, "\n### Where the time goes: CPU per operation\n\nCPU time (user + system, from /proc/<pid>/stat) each kind of process used during the run, divided by its successful requests; busy is all of it over the run's wall time, in cores (of %d).\n", runtime.NumCPU())
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| workload | concurrency | nodes | kubo | gateways | client | total | busy |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|")
+	for _, r := range rs {
+		fmt.Fprintf(w, "| %s | %d |", r.Workload, r.Concurrency)
+		var total time.Duration
+		for _, k := range Kinds {
+			d, ok := r.CPUPerOp(k)
+			if !ok {
+				fmt.Fprint(w, " – |")
+				continue
+			}
+			total += d
+			fmt.Fprintf(w, " %s |", cpuMS(d))
+		}
+		var all time.Duration
+		for _, d := range r.CPU {
+			all += d
+		}
+		busy := "–"
+		if r.Elapsed > 0 && len(r.CPU) > 0 {
+			busy = fmt.Sprintf("%.2f", all.Seconds()/r.Elapsed.Seconds())
+		}
+		fmt.Fprintf(w, " %s | %s |\n", cpuMS(total), busy)
+	}
+}
+
+// cpuMS formats a CPU time per operation in milliseconds.
+func cpuMS(d time.Duration) string {
+	return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond)) }

@@ -509,6 +509,41 @@ func (s *System) GatewayLog(i int) string {
 	return string(b)
 }
 
+// Process kinds, the keys of Pids.
+const (
+	KindNode    = "nodes"
+	KindKubo    = "kubo"
+	KindGateway = "gateways"
+)
+
+// Pids returns the process ids of the running nodes, kubo daemons and
+// gateways, by kind (KindNode, KindKubo, KindGateway): the nodes and kubo
+// daemons that are running, and every gateway started (one that exited
+// since has no /proc entry, which readers of its CPU time notice).
+func (s *System) Pids() map[string][]int {
+	out := map[string][]int{}
+	if s.Net != nil {
+		for _, nd := range s.Net.Nodes {
+			if pid := nd.Pid(); pid > 0 {
+				out[KindNode] = append(out[KindNode], pid)
+			}
+		}
+	}
+	for _, k := range s.Kubo {
+		if pid := k.Pid(); pid > 0 {
+			out[KindKubo] = append(out[KindKubo], pid)
+		}
+	}
+	s.mu.Lock()
+	for _, p := range s.procs {
+		if p != nil && p.Process != nil {
+			out[KindGateway] = append(out[KindGateway], p.Process.Pid)
+		}
+	}
+	s.mu.Unlock()
+	return out
+}
+
 // Stop stops the gateways, kubo and the nodes.
 func (s *System) Stop() {
 	s.mu.Lock()

@@ -276,6 +276,16 @@ func (n *Node) Running() bool {
 	return n.running()
 }
 
+// Pid returns the daemon's process id, or 0 when it is not running.
+func (n *Node) Pid() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !n.running() || n.cmd == nil || n.cmd.Process == nil {
+		return 0
+	}
+	return n.cmd.Process.Pid
+}
+
 func (n *Node) running() bool {
 	if n.done == nil {
 		return false

@@ -120,6 +120,16 @@ type Node struct {
 	done chan struct{}
 }
 
+// Pid returns the node's process id, or 0 when it is not running.
+func (nd *Node) Pid() int {
+	nd.mu.Lock()
+	defer nd.mu.Unlock()
+	if nd.cmd == nil || nd.cmd.Process == nil {
+		return 0
+	}
+	return nd.cmd.Process.Pid
+}
+
 // DefaultChannels are the channels of the medshare network.
 var DefaultChannels = []string{"main", "side-high", "side-medium", "side-low"}
 
