@@ -520,13 +520,20 @@ func (c *Chain) WaitCommit(ctx context.Context, txID string) (Committed, error) 
 	if r, ok := c.notify.lookup(txID); ok {
 		return r, nil
 	}
-	if loc, err := c.store.FindTx(txID); err == nil {
+	// The store's transaction index is trusted only for blocks below its
+	// height: Commit makes its batch durable (and FindTx sees it) before it
+	// updates the state cache and the height, so a status answered in
+	// between could send the client's next transaction to an endorsement
+	// that does not yet see this one's writes (an upload's SetPolicy found
+	// no record that its Tx_sto had just stored). Such a transaction is
+	// answered by the notifier, after Commit returned.
+	if loc, err := c.store.FindTx(txID); err == nil && loc.Block < c.store.Height() {
 		b, err := c.store.Block(loc.Block)
 		if err != nil {
 			return Committed{}, err
 		}
 		return Committed{Block: loc.Block, Result: b.GetResults()[loc.Index]}, nil
-	} else if !errors.Is(err, ledger.ErrNotFound) {
+	} else if err != nil && !errors.Is(err, ledger.ErrNotFound) {
 		return Committed{}, err
 	}
 	select {
