@@ -12,9 +12,10 @@ import (
 // them in USER_HZ ticks, 100 per second on every architecture it exposes.
 const userHZ = 100
 
-// processCPU returns the user plus system CPU time a process has used,
-// every thread included, from /proc (Linux only).
-func processCPU(pid int) (time.Duration, error) {
+// ProcessCPU returns the user plus system CPU time process pid (0: this
+// one) has used, every thread included, from /proc (Linux only). The
+// benchmarks report CPU per operation from it.
+func ProcessCPU(pid int) (time.Duration, error) {
 	name := "/proc/self/stat"
 	if pid > 0 {
 		name = fmt.Sprintf("/proc/%d/stat", pid)
@@ -76,7 +77,7 @@ func (n *Network) cpuMeter() *cpuMeter {
 func (m *cpuMeter) read() (time.Duration, bool) {
 	var total time.Duration
 	for _, pid := range m.pids {
-		d, err := processCPU(pid)
+		d, err := ProcessCPU(pid)
 		if err != nil {
 			return 0, false
 		}

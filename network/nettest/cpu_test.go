@@ -37,7 +37,7 @@ func TestProcessCPUSelf(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("CPU times come from /proc, which only Linux has")
 	}
-	before, err := processCPU(0)
+	before, err := ProcessCPU(0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestProcessCPUSelf(t *testing.T) {
 	for time.Now().Before(deadline) {
 		x++
 	}
-	after, err := processCPU(0)
+	after, err := ProcessCPU(0)
 	if err != nil {
 		t.Fatal(err)
 	}
