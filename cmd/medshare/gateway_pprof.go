@@ -30,13 +30,19 @@ func servePprof(addr string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", pprofEnv, err)
 	}
+	srv := &http.Server{Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	return ln.Addr().String(), nil
+}
+
+// pprofMux routes Go's profiles (net/http/pprof) under /debug/pprof/, for
+// the nodes' debug address and the gateways' MEDSHARE_PPROF_ADDRESS.
+func pprofMux() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	return ln.Addr().String(), nil
+	return mux
 }
