@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/medshare/medshare/abe/policy"
 	"github.com/medshare/medshare/chaincode/index"
 	"github.com/medshare/medshare/chaincode/ptl"
 	"github.com/medshare/medshare/chaincode/txbuild"
@@ -54,11 +55,7 @@ func (s *Server) access(c *gin.Context, p *Principal) error {
 	if len(b) > ptl.MaxProofLen*2 {
 		return invalid("proof", "is larger than P-TL accepts")
 	}
-	e, err := s.ownedEntry(ctx, id)
-	if err != nil {
-		return err
-	}
-	ref, err := levelRef(e, l)
+	e, ref, err := s.accessRef(ctx, id, l, true)
 	if err != nil {
 		return err
 	}
@@ -77,21 +74,61 @@ func (s *Server) access(c *gin.Context, p *Principal) error {
 	}
 	s.m.accesses.WithLabelValues(l.String(), "granted").Inc()
 	s.queueAccessLog(e.RecordID, dec.AccessID, user, index.OutcomeGranted, ch, txID)
-	rec, err := s.chain.StorageRecord(ctx, ch, id)
+	keys, err := s.grantedKeys(ctx, ch, id, dec)
 	if err != nil {
 		return err
+	}
+	if dec.Version != ref.Version {
+		// The cached index entry may trail the ledger by an event: ask the
+		// node before calling it a conflict.
+		if _, ref, err = s.accessRef(ctx, id, l, false); err != nil {
+			return err
+		}
+		if dec.Version != ref.Version {
+			return conflict("the granted version %d of %s's %s level is not the indexed version %d", dec.Version, id, l, ref.Version)
+		}
+	}
+	return reply(c, http.StatusOK, api.Grant{RecordID: id, Level: l.String(), Channel: ch, ChainVersion: dec.Version,
+		Address: dec.Address, CheckCode: dec.CheckCode, Keys: keys, KeysHash: dec.KeysHash, AccessID: dec.AccessID, TxID: txID})
+}
+
+// accessRef returns the index entry of a record this gateway owns and its
+// reference for level l, through the index cache when cached is set; a
+// level the cached entry does not hold is asked of the node before it is
+// called missing.
+func (s *Server) accessRef(ctx context.Context, id string, l policy.Level, cached bool) (*index.RecordEntry, *index.LevelRef, error) {
+	e, err := s.owned(ctx, id, cached)
+	if err != nil {
+		return nil, nil, err
+	}
+	ref, err := levelRef(e, l)
+	if err != nil && cached && s.idx != nil {
+		return s.accessRef(ctx, id, l, false)
+	}
+	return e, ref, err
+}
+
+// grantedKeys returns the wrapped keys m a grant answers: those of the
+// granted version, whose hash the decision carries — from the gateway's
+// cache of the keys it stored or served, else read from the side chain as
+// the owner.
+func (s *Server) grantedKeys(ctx context.Context, ch, id string, dec *ptl.Decision) ([]byte, error) {
+	k := grantKey{channel: ch, recordID: id, version: dec.Version}
+	if m, ok := s.keys.get(k, dec.KeysHash); ok {
+		return m, nil
+	}
+	rec, err := s.chain.StorageRecord(ctx, ch, id)
+	if err != nil {
+		return nil, err
 	}
 	sum := sha256.Sum256(rec.Keys)
 	if rec.Version != dec.Version || hex.EncodeToString(sum[:]) != dec.KeysHash || len(rec.Keys) == 0 {
 		// The record changed between the decision and the read: the user
 		// proves again against the new version.
-		return conflict("record %s changed while the access was decided (version %d granted, %d stored); prove again", id, dec.Version, rec.Version)
+		return nil, conflict("record %s changed while the access was decided (version %d granted, %d stored); prove again", id, dec.Version, rec.Version)
 	}
-	if rec.Version != ref.Version {
-		return conflict("the granted version %d of %s's %s level is not the indexed version %d", rec.Version, id, l, ref.Version)
-	}
-	return reply(c, http.StatusOK, api.Grant{RecordID: id, Level: l.String(), Channel: ch, ChainVersion: rec.Version,
-		Address: dec.Address, CheckCode: dec.CheckCode, Keys: rec.Keys, KeysHash: dec.KeysHash, AccessID: dec.AccessID, TxID: txID})
+	s.keys.put(k, rec.Keys)
+	return rec.Keys, nil
 }
 
 // accessLogEntry is an access to log on main after the answer.

@@ -155,6 +155,7 @@ func (s *Server) retryPending() {
 		for _, p := range s.journal.snapshot() {
 			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 			_, txID, err := s.chain.PutRecord(ctx, p.RecordID, p.Input)
+			s.indexed(p.RecordID)
 			cancel()
 			var re *ledger.RefusedError
 			switch {

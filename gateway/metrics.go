@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/medshare/medshare/chaincode/txbuild"
+	"github.com/medshare/medshare/gateway/indexcache"
 	"github.com/medshare/medshare/gateway/ledger"
 )
 
@@ -43,6 +44,23 @@ func newMetrics() *metrics {
 	m.reg.MustRegister(m.requests, m.latency, m.ledger, m.ipfs, m.accesses, m.pending,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
+}
+
+// watchIndexCache exports the index cache's counters.
+func (m *metrics) watchIndexCache(c *indexcache.Cache) {
+	m.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "medshare_gateway_index_cache_hits_total",
+			Help: "Index entries answered from the gateway's cache."}, func() float64 { return float64(c.Stats().Hits) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "medshare_gateway_index_cache_misses_total",
+			Help: "Index entries read from the node (not cached, or the cache not following main's events)."},
+			func() float64 { return float64(c.Stats().Misses) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "medshare_gateway_index_cache_live",
+			Help: "1 while the index cache follows main's events and serves, 0 otherwise."}, func() float64 {
+			if c.Stats().Live {
+				return 1
+			}
+			return 0
+		}))
 }
 
 func outcome(err error) string {

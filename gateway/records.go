@@ -242,12 +242,14 @@ func (s *Server) upload(c *gin.Context, _ *Principal) error {
 // organisation owns it; for another organisation's record it answers 421
 // with the owner's gateway.
 func (s *Server) ownedEntry(ctx context.Context, id string) (*index.RecordEntry, error) {
-	if !recordIDRE.MatchString(id) {
-		return nil, badRequest("id", "a record id is 1..128 characters of [A-Za-z0-9._:-]")
-	}
-	e, err := s.chain.IndexEntry(ctx, id)
+	return s.owned(ctx, id, false)
+}
+
+// owned is ownedEntry, from the index cache when cached is set.
+func (s *Server) owned(ctx context.Context, id string, cached bool) (*index.RecordEntry, error) {
+	e, err := s.lookup(ctx, id, cached)
 	if err != nil {
-		return nil, s.notIndexed(id, err)
+		return nil, err
 	}
 	if e.OwnerMSP != s.cfg.MSPID {
 		p := problem(http.StatusMisdirectedRequest, ProblemMisdirected, "Misdirected request",
@@ -439,6 +441,7 @@ func (s *Server) storeWork(ctx context.Context, id string, ver uint64, kind stri
 	// 3. The index entry on main.
 	in := index.RecordInput{Levels: refs, PolicyVersion: ver}
 	_, txID, err := s.chain.PutRecord(ctx, id, in)
+	s.indexed(id)
 	var re *ledger.RefusedError
 	switch {
 	case err == nil:
@@ -477,6 +480,7 @@ func (s *Server) storeLevel(ctx context.Context, id string, prev *index.RecordEn
 		return err
 	}
 	w.txID, w.stored = txID, true
+	s.keys.put(grantKey{channel: ch, recordID: id, version: w.version}, w.keys)
 	if w.policy == nil {
 		return nil // a pre-sealed level without a policy: set later
 	}
@@ -510,15 +514,39 @@ func (s *Server) recordView(ctx context.Context, e *index.RecordEntry) api.Recor
 	return r
 }
 
+// entry reads a record's index entry for a reader (record metadata, a
+// level's references), from the index cache when the gateway has one.
 func (s *Server) entry(ctx context.Context, id string) (*index.RecordEntry, error) {
+	return s.lookup(ctx, id, true)
+}
+
+// lookup reads a record's index entry: from the node, or through the index
+// cache when cached is set and the gateway has one (as fresh as main's
+// events the gateway has applied: package gateway/indexcache). Writers and
+// auditors read from the node.
+func (s *Server) lookup(ctx context.Context, id string, cached bool) (*index.RecordEntry, error) {
 	if !recordIDRE.MatchString(id) {
 		return nil, badRequest("id", "a record id is 1..128 characters of [A-Za-z0-9._:-]")
 	}
-	e, err := s.chain.IndexEntry(ctx, id)
+	load := func(ctx context.Context) (*index.RecordEntry, error) { return s.chain.IndexEntry(ctx, id) }
+	var e *index.RecordEntry
+	var err error
+	if cached && s.idx != nil {
+		e, err = s.idx.Get(ctx, id, load)
+	} else {
+		e, err = load(ctx)
+	}
 	if err != nil {
 		return nil, s.notIndexed(id, err)
 	}
 	return e, nil
+}
+
+// indexed tells the index cache that this gateway wrote id's entry.
+func (s *Server) indexed(id string) {
+	if s.idx != nil {
+		s.idx.Invalidate(id)
+	}
 }
 
 // notIndexed explains a failed index read: 404, saying so when this

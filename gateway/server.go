@@ -35,6 +35,7 @@ import (
 
 	"github.com/medshare/medshare/gateway/aa"
 	"github.com/medshare/medshare/gateway/api"
+	"github.com/medshare/medshare/gateway/indexcache"
 	"github.com/medshare/medshare/gateway/ledger"
 	"github.com/medshare/medshare/network/identity"
 )
@@ -64,6 +65,11 @@ type Deps struct {
 	MedShare *MedShare
 	Blocks   ledger.Blocks
 	Nodes    Nodes
+	// IndexEvents, when set, lets the gateway keep a cache of main's
+	// index entries fresh by the index chaincode's events (package
+	// gateway/indexcache): record metadata and accesses then read no
+	// index entry from the node. Nil: every read goes to the node.
+	IndexEvents indexcache.Source
 	// Rand is the randomness source (crypto/rand when nil); Now the clock
 	// (time.Now when nil).
 	Rand io.Reader
@@ -91,6 +97,8 @@ type Server struct {
 	log    *slog.Logger
 
 	journal  *journal
+	idx      *indexcache.Cache // nil: no cache
+	keys     *grantKeys
 	auditors auditorCache
 	gateways gatewayCache
 	bg       sync.WaitGroup
@@ -114,7 +122,8 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if d.Signer.MSPID() != cfg.MSPID {
 		return nil, fmt.Errorf("gateway: the identity belongs to %s, the configuration serves %s", d.Signer.MSPID(), cfg.MSPID)
 	}
-	s := &Server{cfg: cfg, d: d, m: newMetrics(), log: d.Logger, stop: make(chan struct{}), logQ: make(chan accessLogEntry, 4096)}
+	s := &Server{cfg: cfg, d: d, m: newMetrics(), log: d.Logger, stop: make(chan struct{}), logQ: make(chan accessLogEntry, 4096),
+		keys: newGrantKeys(64 << 20)}
 	s.d.Ledger = timedLedger{l: d.Ledger, m: s.m}
 	if d.Objects != nil {
 		s.d.Objects = timedObjects{o: d.Objects, m: s.m}
@@ -130,6 +139,26 @@ func New(cfg Config, d Deps) (*Server, error) {
 		if err := s.m.reg.Register(col); err != nil {
 			return nil, fmt.Errorf("gateway: replication metrics: %w", err)
 		}
+	}
+	if d.IndexEvents != nil {
+		ic := indexcache.DefaultConfig()
+		ic.Logger = d.Logger.With("part", "indexcache")
+		if s.idx, err = indexcache.New(d.IndexEvents, ic); err != nil {
+			return nil, err
+		}
+		s.m.watchIndexCache(s.idx)
+		ctx, cancel := context.WithCancel(context.Background())
+		s.bg.Add(1)
+		go func() {
+			defer s.bg.Done()
+			<-s.stop
+			cancel()
+		}()
+		s.bg.Add(1)
+		go func() {
+			defer s.bg.Done()
+			_ = s.idx.Run(ctx)
+		}()
 	}
 	s.routes = s.buildRoutes()
 	s.engine = s.buildEngine()

@@ -267,7 +267,7 @@ func (t *trail) addViolations(ch string, items []ptl.Violation) error {
 // violations on each level's side channel and, read by its owner, the
 // MeDShare requests that named it.
 func (t *trail) addRecord(id string) error {
-	e, err := t.s.entry(t.ctx, id)
+	e, err := t.s.lookup(t.ctx, id, false)
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,9 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/medshare/medshare/chaincode/index"
 	"github.com/medshare/medshare/chaincode/storage"
+	"github.com/medshare/medshare/chaincode/txbuild"
 	"github.com/medshare/medshare/gateway/aa"
 	"github.com/medshare/medshare/gateway/client"
 	"github.com/medshare/medshare/gateway/grade"
@@ -27,6 +29,27 @@ import (
 	nclient "github.com/medshare/medshare/network/client"
 	"github.com/medshare/medshare/network/identity"
 )
+
+// indexEvents is main's index chaincode on the gateway's node, as the
+// index cache follows it.
+type indexEvents struct {
+	gw     *nclient.Gateway
+	blocks ledger.Blocks
+}
+
+// Height implements indexcache.Source.
+func (e indexEvents) Height(ctx context.Context) (uint64, error) {
+	info, err := e.blocks.ChainInfo(ctx, txbuild.MainChannel)
+	if err != nil {
+		return 0, err
+	}
+	return info.GetHeight(), nil
+}
+
+// Events implements indexcache.Source.
+func (e indexEvents) Events(ctx context.Context, start uint64) (<-chan *nclient.ChaincodeEvent, error) {
+	return e.gw.GetNetwork(txbuild.MainChannel).ChaincodeEvents(ctx, index.Name, nclient.WithStartBlock(start))
+}
 
 // IPFSObjects adapts the kubo client (package gateway/ipfs) to Objects.
 type IPFSObjects struct{ C *ipfs.Client }
@@ -284,6 +307,7 @@ func Open(cfg Config, log *slog.Logger) (*Gateway, error) {
 		return fail(err)
 	}
 	d.Replication = g.Follower
+	d.IndexEvents = indexEvents{gw: ngw, blocks: lnet}
 	if g.Server, err = New(cfg, d); err != nil {
 		return fail(err)
 	}

@@ -82,6 +82,7 @@ type Consortium struct {
 	configure   func(msp string, cfg *gateway.Config)
 	replication func(msp string) gateway.Replication
 	fhir        bool
+	indexCache  bool
 }
 
 func validity() (time.Time, time.Time) {
@@ -101,6 +102,10 @@ func WithConfig(f func(msp string, cfg *gateway.Config)) Option {
 func WithReplication(f func(msp string) gateway.Replication) Option {
 	return func(c *Consortium) { c.replication = f }
 }
+
+// WithIndexCache gives each gateway an index cache following the
+// in-memory main channel's index events.
+func WithIndexCache() Option { return func(c *Consortium) { c.indexCache = true } }
 
 // WithFHIR grades with the FHIR grader's default rules (gateway/grade)
 // instead of the flat JSON grader, and lets the gateways answer MeDShare
@@ -255,6 +260,9 @@ func (c *Consortium) startGateway(msp string) {
 		Logger: slog.New(slog.NewTextHandler(c.Log, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	if c.replication != nil {
 		d.Replication = c.replication(msp)
+	}
+	if c.indexCache {
+		d.IndexEvents = c.Ledger.IndexEvents()
 	}
 	if c.fhir {
 		g, err := grade.New(grade.DefaultRules())

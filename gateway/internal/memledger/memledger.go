@@ -20,9 +20,11 @@ import (
 	"github.com/medshare/medshare/chaincode/ptl"
 	"github.com/medshare/medshare/chaincode/storage"
 	"github.com/medshare/medshare/chaincode/txbuild"
+	"github.com/medshare/medshare/gateway/indexcache"
 	"github.com/medshare/medshare/gateway/ledger"
 	"github.com/medshare/medshare/network/chaincode"
 	"github.com/medshare/medshare/network/chaincode/chaincodetest"
+	"github.com/medshare/medshare/network/client"
 	"github.com/medshare/medshare/network/identity"
 	"github.com/medshare/medshare/network/lifecycle"
 )
@@ -31,9 +33,13 @@ import (
 type Network struct {
 	ledgers map[string]*chaincodetest.Ledger
 
-	mu    sync.Mutex
-	fault func(txbuild.Call) error
-	calls []txbuild.Call
+	mu     sync.Mutex
+	fault  func(txbuild.Call) error
+	calls  []txbuild.Call
+	evals  []txbuild.Call
+	height uint64                                 // main's blocks: one per committed index write
+	events []*client.ChaincodeEvent               // block i's event
+	subs   map[chan *client.ChaincodeEvent]uint64 // index event subscribers, by start
 }
 
 // New deploys the contracts and configures them through the lifecycle, as
@@ -120,6 +126,13 @@ func (n *Network) Calls() []txbuild.Call {
 	return append([]txbuild.Call(nil), n.calls...)
 }
 
+// Evaluated returns the calls evaluated so far, in order.
+func (n *Network) Evaluated() []txbuild.Call {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]txbuild.Call(nil), n.evals...)
+}
+
 // Channel returns a channel's in-memory ledger, for inspection.
 func (n *Network) Channel(name string) *chaincodetest.Ledger { return n.ledgers[name] }
 
@@ -163,6 +176,9 @@ func (a *as) Submit(ctx context.Context, c txbuild.Call) (ledger.Result, error) 
 	if err != nil {
 		return ledger.Result{}, ledger.Refused(c, "", err)
 	}
+	if c.Channel == txbuild.MainChannel && c.Chaincode == index.Name && c.Fn == "PutRecord" {
+		a.n.publish(&client.ChaincodeEvent{TransactionID: res.TxID, ChaincodeName: index.Name, EventName: index.EventRecord, Payload: res.Payload})
+	}
 	return ledger.Result{Payload: res.Payload, TxID: res.TxID}, nil
 }
 
@@ -174,10 +190,69 @@ func (a *as) Evaluate(ctx context.Context, c txbuild.Call) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.n.mu.Lock()
+	a.n.evals = append(a.n.evals, c)
+	a.n.mu.Unlock()
 	l.SetTime(time.Now())
 	b, err := l.Evaluate(a.who, c.Chaincode, c.Fn, c.Args...)
 	if err != nil {
 		return nil, ledger.Refused(c, "", err)
 	}
 	return b, nil
+}
+
+// IndexEvents is main's index chaincode as a gateway's index cache follows
+// it: each committed PutRecord is a block with its Record event (the
+// entry, as the chaincode emits it).
+func (n *Network) IndexEvents() indexcache.Source { return indexEvents{n} }
+
+type indexEvents struct{ n *Network }
+
+func (e indexEvents) Height(context.Context) (uint64, error) {
+	e.n.mu.Lock()
+	defer e.n.mu.Unlock()
+	return e.n.height, nil
+}
+
+// Events delivers the events of blocks from start on; the channel closes
+// when ctx ends.
+func (e indexEvents) Events(ctx context.Context, start uint64) (<-chan *client.ChaincodeEvent, error) {
+	ch := make(chan *client.ChaincodeEvent, 1024)
+	e.n.mu.Lock()
+	if e.n.subs == nil {
+		e.n.subs = map[chan *client.ChaincodeEvent]uint64{}
+	}
+	for i := start; i < uint64(len(e.n.events)) && len(ch) < cap(ch); i++ {
+		ch <- e.n.events[i]
+	}
+	e.n.subs[ch] = start
+	e.n.mu.Unlock()
+	go func() {
+		<-ctx.Done()
+		e.n.mu.Lock()
+		delete(e.n.subs, ch)
+		close(ch)
+		e.n.mu.Unlock()
+	}()
+	return ch, nil
+}
+
+// publish commits a block with ev on main and hands it to the subscribers
+// (dropping it for one that fell 1024 events behind: such a test is
+// broken anyway).
+func (n *Network) publish(ev *client.ChaincodeEvent) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	ev.BlockNumber = n.height
+	n.height++
+	n.events = append(n.events, ev)
+	for ch, start := range n.subs {
+		if ev.BlockNumber < start {
+			continue
+		}
+		select {
+		case ch <- ev:
+		default:
+		}
+	}
 }
