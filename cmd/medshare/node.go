@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -69,12 +70,19 @@ func runNode(args []string, _ io.Writer) error {
 }
 
 // serveDebug serves net/http/pprof on addr (validated as loopback) until
-// the returned function is called.
+// the returned function is called. The log names the bound address, so
+// port 0 (MEDSHARE_DEBUG_ADDRESS=127.0.0.1:0 for a benchmark's nodes) can
+// be found.
 func serveDebug(addr string, log *slog.Logger) func() {
-	srv := &http.Server{Addr: addr, Handler: pprofMux(), ReadHeaderTimeout: 5 * time.Second}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		log.Error("cannot serve profiles", "address", addr, "err", err)
+		return func() {}
+	}
+	srv := &http.Server{Handler: pprofMux(), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
-		log.Info("serving profiles", "address", "http://"+addr+"/debug/pprof/")
-		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Info("serving profiles", "address", "http://"+ln.Addr().String()+"/debug/pprof/")
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("debug server stopped", "err", err)
 		}
 	}()
