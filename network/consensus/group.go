@@ -56,7 +56,7 @@ func DefaultConfig() Config {
 		HeartbeatTimeout:   1000 * time.Millisecond,
 		ElectionTimeout:    1000 * time.Millisecond,
 		LeaderLeaseTimeout: 500 * time.Millisecond,
-		CommitTimeout:      5 * time.Millisecond,
+		CommitTimeout:      25 * time.Millisecond,
 		MaxAppendEntries:   64,
 		SnapshotThreshold:  4096,
 		TrailingLogs:       2048,
