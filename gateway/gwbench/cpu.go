@@ -1,6 +1,7 @@
 package gwbench
 
 import (
+	"context"
 	"time"
 
 	"github.com/medshare/medshare/gateway/gwnet"
@@ -49,4 +50,37 @@ func cpuDelta(before, after cpuSample) map[string]time.Duration {
 		}
 	}
 	return out
+}
+
+// Quiet is the CPU use, in cores, below which the system counts as settled
+// between runs: the idle system (Raft's heartbeats and commit-index
+// appends on four channels, libp2p) uses about 0.35 cores of this
+// machine, a run's leftover work (pins, compactions) well over a core.
+const Quiet = 0.5
+
+// settle waits until the processes in pids together use less than Quiet
+// cores over a second, or until limit or ctx ends, and returns how long it
+// waited. A run leaves work behind it (followers' pins, compactions):
+// waiting charges that work to the run that caused it rather than to the
+// next one.
+func settle(ctx context.Context, pids map[string][]int, limit time.Duration) time.Duration {
+	start := time.Now()
+	prev := sampleCPU(pids)
+	for time.Since(start) < limit {
+		select {
+		case <-ctx.Done():
+			return time.Since(start)
+		case <-time.After(time.Second):
+		}
+		cur := sampleCPU(pids)
+		var busy time.Duration
+		for _, d := range cpuDelta(prev, cur) {
+			busy += d
+		}
+		prev = cur
+		if busy.Seconds() < Quiet {
+			return time.Since(start)
+		}
+	}
+	return time.Since(start)
 }

@@ -2,6 +2,7 @@ package gwbench
 
 import (
 	"bytes"
+	"context"
 	"runtime"
 	"strings"
 	"testing"
@@ -31,14 +32,22 @@ func TestSampleCPUSelf(t *testing.T) {
 }
 
 func TestTableCPU(t *testing.T) {
-	r := Result{Workload: "index query", Concurrency: 100, OK: 1000, Elapsed: time.Second,
+	r := Result{Workload: "index query", Concurrency: 100, OK: 1000, Elapsed: time.Second, Settle: time.Second,
 		CPU: map[string]time.Duration{"nodes": 500 * time.Millisecond, "gateways": time.Second, "client": 250 * time.Millisecond}}
 	var b bytes.Buffer
 	Table(&b, []Result{r}, 1, 400)
 	out := b.String()
-	for _, want := range []string{"CPU per operation", "GOGC 400 per gateway process", "| index query | 100 | 0.50 ms | – | 1.00 ms | 0.25 ms | 1.75 ms |"} {
+	for _, want := range []string{"CPU per operation", "GOGC 400 per gateway process", "| index query | 100 | 0.50 ms | – | 1.00 ms | 0.25 ms | 1.75 ms | 0.88 | 1 s |"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// settle returns once the processes are quiet: this test process idles.
+func TestSettleReturnsWhenQuiet(t *testing.T) {
+	d := settle(context.Background(), map[string][]int{}, 10*time.Second)
+	if d < time.Second || d > 5*time.Second {
+		t.Fatalf("settled after %s on an idle process", d)
 	}
 }

@@ -52,9 +52,13 @@ type Result struct {
 	Elapsed     time.Duration
 	Latencies   []time.Duration // of the successful requests, sorted
 	FirstError  string
-	// CPU is the CPU time (user + system) each kind of process used during
-	// the run (Kinds; a kind is missing where /proc could not tell).
+	// CPU is the CPU time (user + system) each kind of process used from
+	// the run's start until the system settled after it (Kinds; a kind is
+	// missing where /proc could not tell).
 	CPU map[string]time.Duration
+	// Settle is how long the system stayed busy after the run (the work
+	// it left behind: replication pins, compactions).
+	Settle time.Duration
 }
 
 // CPUPerOp returns kind's CPU time per successful request, or false when
@@ -251,9 +255,14 @@ func Main(args []string, stdout io.Writer) error {
 	// Each run's CPU time per process kind, read from /proc around it: the
 	// inputs (sealed records, proofs) are made before the first reading.
 	pids := sys.Pids()
+	const settleLimit = time.Minute
+	if d := settle(ctx, pids, settleLimit); d > time.Second {
+		fmt.Fprintf(os.Stderr, "bench gateway: settled after %s\n", d.Round(time.Second))
+	}
 	measure := func(f func() Result) Result {
 		before := sampleCPU(pids)
 		r := f()
+		r.Settle = settle(ctx, pids, settleLimit)
 		r.CPU = cpuDelta(before, sampleCPU(pids))
 		return r
 	}
@@ -262,7 +271,8 @@ func Main(args []string, stdout io.Writer) error {
 			return // a workload of 0 requests (-uploads 0…): no row
 		}
 		results = append(results, r)
-		fmt.Fprintf(os.Stderr, "  %s at %d: %d ok, %d failed, %.1f req/s, p99 %s\n", r.Workload, r.Concurrency, r.OK, r.Failed, r.Rate(), r.P(0.99).Round(time.Millisecond))
+		fmt.Fprintf(os.Stderr, "  %s at %d: %d ok, %d failed, %.1f req/s, p99 %s; settled %s after it\n", r.Workload, r.Concurrency, r.OK, r.Failed, r.Rate(),
+			r.P(0.99).Round(time.Millisecond), r.Settle.Round(time.Second))
 		if r.FirstError != "" {
 			fmt.Fprintf(os.Stderr, "    first error: %s\n", r.FirstError)
 		}
@@ -513,10 +523,10 @@ func Table(w io.Writer, rs []Result, procs, gogc int) {
 		fmt.Fprintf(w, "| %s | %d | %d | %d | %.1f | %s | %s | %s | %s | %s |\n", r.Workload, r.Concurrency, r.OK, r.Failed, r.Rate(), mbs,
 			ms(r.Avg()), ms(r.P(0.5)), ms(r.P(0.99)), ms(r.P(1)))
 	}
-	fmt.Fprintf(w, "\n### Where the time goes: CPU per operation\n\nCPU time (user + system, from /proc/<pid>/stat) each kind of process used during the run, divided by its successful requests; busy is all of it over the run's wall time, in cores (of %d).\n", runtime.NumCPU())
+	fmt.Fprintf(w, "\n### Where the time goes: CPU per operation\n\nCPU time (user + system, from /proc/<pid>/stat) each kind of process used from the run's start until the system was quiet again (below %.2f cores: the work a run leaves behind, such as the followers' pins and compactions, counts to it), divided by its successful requests; busy is all of it over that time, in cores (of %d); settle is how long the system stayed busy after the run.\n", Quiet, runtime.NumCPU())
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| workload | concurrency | nodes | kubo | gateways | client | total | busy |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| workload | concurrency | nodes | kubo | gateways | client | total | busy | settle |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rs {
 		fmt.Fprintf(w, "| %s | %d |", r.Workload, r.Concurrency)
 		var total time.Duration
@@ -535,9 +545,9 @@ func Table(w io.Writer, rs []Result, procs, gogc int) {
 		}
 		busy := "–"
 		if r.Elapsed > 0 && len(r.CPU) > 0 {
-			busy = fmt.Sprintf("%.2f", all.Seconds()/r.Elapsed.Seconds())
+			busy = fmt.Sprintf("%.2f", all.Seconds()/(r.Elapsed+r.Settle).Seconds())
 		}
-		fmt.Fprintf(w, " %s | %s |\n", cpuMS(total), busy)
+		fmt.Fprintf(w, " %s | %s | %.0f s |\n", cpuMS(total), busy, r.Settle.Seconds())
 	}
 }
 
