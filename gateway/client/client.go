@@ -133,11 +133,14 @@ func WithOrganisation(msp string, ca *x509.Certificate) Option {
 var ErrNotOwnerGateway = errors.New("client: the server's certificate is not a gateway identity of the organisation")
 
 // Transport returns an HTTP transport presenting id's certificate and
-// trusting its roots, TLS 1.3.
+// trusting its roots, TLS 1.3. It keeps up to 256 idle connections per
+// gateway, so a client running a few hundred requests at once (an import,
+// a benchmark) reuses its connections instead of paying a TLS handshake
+// for most requests.
 func Transport(id *Identity) *http.Transport {
 	return &http.Transport{
 		TLSClientConfig:     &tls.Config{Certificates: []tls.Certificate{id.TLS}, RootCAs: id.Roots, MinVersion: tls.VersionTLS13},
-		MaxIdleConnsPerHost: 64,
+		MaxIdleConnsPerHost: 256,
 		IdleConnTimeout:     90 * time.Second,
 		ForceAttemptHTTP2:   true,
 	}

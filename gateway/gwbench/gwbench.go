@@ -95,6 +95,32 @@ func (r Result) P(q float64) time.Duration {
 	return r.Latencies[min(max(i, 0), len(r.Latencies)-1)]
 }
 
+// warm opens the connections a run at concurrency conc uses before it is
+// timed: conc requests at once (op, with its worker's client), untimed.
+// The runs measure a gateway serving its clients, not TLS handshakes of
+// clients arriving all at once (500 of them take hospital 2's single-core
+// gateway about a second).
+func warm(ctx context.Context, conc, total int, op func(ctx context.Context, i int) error) {
+	if total == 0 {
+		return
+	}
+	conc = min(conc, total)
+	start := time.Now()
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for i := range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if op(ctx, i) != nil {
+				failed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	fmt.Fprintf(os.Stderr, "  (%d connections warmed in %s, %d failed)\n", conc, time.Since(start).Round(time.Millisecond), failed.Load())
+}
+
 // run runs op total times from conc workers, for at most d.
 func run(ctx context.Context, workload string, conc, total int, d time.Duration, op func(ctx context.Context, i int) (int64, error)) Result {
 	ctx, cancel := context.WithTimeout(ctx, d)
@@ -279,6 +305,7 @@ func Main(args []string, stdout io.Writer) error {
 	}
 	// 1. Full uploads.
 	for _, c := range conc["upload"] {
+		warm(ctx, c, *uploads, func(ctx context.Context, i int) error { _, err := b.op.Whoami(ctx); return err })
 		report(measure(func() Result {
 			return run(ctx, "full upload", c, *uploads, *limit, func(ctx context.Context, i int) (int64, error) {
 				d := docs[i%len(docs)]
@@ -293,6 +320,7 @@ func Main(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
+		warm(ctx, c, len(ups), func(ctx context.Context, i int) error { _, err := b.op.Whoami(ctx); return err })
 		report(measure(func() Result {
 			return run(ctx, "pre-sealed upload", c, len(ups), *limit, func(ctx context.Context, i int) (int64, error) {
 				_, err := b.op.UploadSealed(ctx, ups[i])
@@ -302,6 +330,7 @@ func Main(args []string, stdout io.Writer) error {
 	}
 	// 3. Index queries through hospital 2's gateway.
 	for _, c := range conc["query"] {
+		warm(ctx, c, *queries, func(ctx context.Context, i int) error { _, err := b.readers[i%len(b.readers)].Whoami(ctx); return err })
 		report(measure(func() Result {
 			return run(ctx, "index query", c, *queries, *limit, func(ctx context.Context, i int) (int64, error) {
 				_, err := b.readers[i%len(b.readers)].Record(ctx, b.ids[i%len(b.ids)])
@@ -316,6 +345,7 @@ func Main(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
+		warm(ctx, c, len(proofs), func(ctx context.Context, i int) error { _, err := b.owners[i%len(b.owners)].Whoami(ctx); return err })
 		report(measure(func() Result {
 			return run(ctx, "access", c, len(proofs), *limit, func(ctx context.Context, i int) (int64, error) {
 				p := proofs[i]

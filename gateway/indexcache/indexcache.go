@@ -194,12 +194,15 @@ func (c *Cache) reset(live bool) {
 func (c *Cache) Run(ctx context.Context) error {
 	defer c.reset(false)
 	for {
-		err := c.follow(ctx)
+		served, err := c.follow(ctx)
 		c.reset(false)
 		if ctx.Err() != nil {
 			return nil
 		}
-		c.cfg.Logger.Warn("index cache: the event stream ended; serving from the node until it is back", "err", err)
+		if served {
+			// Once per outage, not once per retry.
+			c.cfg.Logger.Warn("index cache: the event stream ended; reading from the node until it is back", "err", err)
+		}
 		t := time.NewTimer(c.cfg.RetryInterval)
 		select {
 		case <-ctx.Done():
@@ -214,16 +217,17 @@ func (c *Cache) Run(ctx context.Context) error {
 // until the stream ends. The cache serves from the moment the stream is
 // open: every block from that height on reaches it, and every fill reads
 // state at or after the block before it.
-func (c *Cache) follow(ctx context.Context) error {
+// It reports whether the cache served (the stream opened).
+func (c *Cache) follow(ctx context.Context) (bool, error) {
 	h, err := c.src.Height(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	evs, err := c.src.Events(ctx, h)
 	if err != nil {
-		return err
+		return false, err
 	}
 	c.reset(true)
 	for {
@@ -231,11 +235,11 @@ func (c *Cache) follow(ctx context.Context) error {
 		var ok bool
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return true, ctx.Err()
 		case ev, ok = <-evs:
 		}
 		if !ok {
-			return errors.New("indexcache: event stream closed")
+			return true, errors.New("indexcache: event stream closed")
 		}
 		if ev.EventName != index.EventRecord {
 			continue
@@ -244,7 +248,7 @@ func (c *Cache) follow(ctx context.Context) error {
 		if err := json.Unmarshal(ev.Payload, &e); err != nil || e.RecordID == "" {
 			// An entry the cache cannot read must not stay stale: stop
 			// serving and start again.
-			return errors.New("indexcache: unreadable record event in transaction " + ev.TransactionID)
+			return true, errors.New("indexcache: unreadable record event in transaction " + ev.TransactionID)
 		}
 		c.mu.Lock()
 		c.events++
