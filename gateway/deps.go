@@ -21,6 +21,12 @@ type Replication interface {
 // and a missing object in ErrObjectNotFound.
 type Objects interface {
 	Add(ctx context.Context, data []byte) (cid string, err error)
+	// AddTx adds and pins bytes the caller supplied (a pre-sealed
+	// upload), which may be another record's object: undo, for an upload
+	// that failed, unpins only a pin this call made and no other upload of
+	// the same bytes holds or committed; commit ends it once the upload is
+	// recorded. Exactly one of them is called.
+	AddTx(ctx context.Context, data []byte) (cid string, commit func(), undo func(context.Context) error, err error)
 	Cat(ctx context.Context, cid string) ([]byte, error)
 	Unpin(ctx context.Context, cid string) error
 	Ready(ctx context.Context) error

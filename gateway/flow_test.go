@@ -5,8 +5,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -218,6 +220,39 @@ func TestPreSealedUpload(t *testing.T) {
 	if err != nil || string(res.Opened[0]) != `{"condition":"flu"}` {
 		t.Fatalf("reading the pre-sealed record: %v, %v", res, err)
 	}
+	// A dishonest owner re-uploads that record's object under a new id
+	// and makes the upload fail (here the side chain is down): the failed
+	// upload must not unpin the other record's object. A failed upload of
+	// new bytes leaves nothing pinned.
+	stored := got.Levels[0].Address
+	c.Ledger.SetFault(func(call txbuild.Call) error {
+		if call.Fn == "Store" {
+			return errors.New("side chain down")
+		}
+		return nil
+	})
+	pinned := func(cid string) bool { return slices.Contains(c.Objects[gwtest.H1].Pinned(), cid) }
+	for i, object := range [][]byte{up.Levels[0].Object, nil} {
+		again, err := s.Seal(who.RecordPrefix+fmt.Sprintf("json.replay%d", i), rp, [3][]byte{[]byte(`{"condition":"other"}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if object != nil {
+			again.Levels[0].Object = object
+		}
+		again.Access = terms()
+		if _, err := cl.UploadSealed(ctx, again); err == nil || problemOf(t, err).Status != http.StatusServiceUnavailable {
+			t.Fatalf("upload with the side chain down: %v", err)
+		}
+		cid := txbuild.RawCID(again.Levels[0].Object)
+		switch {
+		case object != nil && !pinned(stored):
+			t.Fatal("a failed re-upload of another record's object unpinned it")
+		case object == nil && pinned(cid):
+			t.Fatal("a failed upload left its object pinned")
+		}
+	}
+	c.Ledger.SetFault(nil)
 	// The same id again, and keys naming another record, are refused.
 	if _, err := cl.UploadSealed(ctx, up); problemOf(t, err).Status != 409 {
 		t.Fatalf("second upload of the same id: %v", err)

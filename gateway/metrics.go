@@ -113,6 +113,13 @@ func (t timedObjects) Add(ctx context.Context, data []byte) (string, error) {
 	return cid, err
 }
 
+func (t timedObjects) AddTx(ctx context.Context, data []byte) (string, func(), func(context.Context) error, error) {
+	start := time.Now()
+	cid, commit, undo, err := t.o.AddTx(ctx, data)
+	t.observe("add", start, err)
+	return cid, commit, undo, err
+}
+
 func (t timedObjects) Cat(ctx context.Context, cid string) ([]byte, error) {
 	start := time.Now()
 	b, err := t.o.Cat(ctx, cid)

@@ -310,6 +310,10 @@ type levelWork struct {
 	err     error
 	// policy is the level's hidden P-TL policy tree (nil: none is set).
 	policy []byte
+	// supplied: the object's bytes came from the caller (a pre-sealed
+	// upload) and may be another record's object, so a failed upload must
+	// not unpin them if they were pinned before (Objects.AddTx).
+	supplied bool
 }
 
 // storeVersion encrypts a graded document as version ver of record id and
@@ -394,15 +398,12 @@ func (s *Server) storeCiphertext(ctx context.Context, id string, ver, epoch uint
 // storeWork stores prepared levels (see storeVersion for the faults).
 func (s *Server) storeWork(ctx context.Context, id string, ver uint64, kind string, counts [policy.NumLevels]int, work []*levelWork, acc api.Access, prev *index.RecordEntry) (*api.Upload, error) {
 	// 1. IPFS: add and pin every level's object.
-	var added []string
+	var added addedObjects
 	for _, w := range work {
-		cid, err := s.d.Objects.Add(ctx, w.object)
-		if err != nil {
-			s.unpinAll(added)
+		if err := added.add(ctx, s.d.Objects, w); err != nil {
+			s.undoAll(added)
 			return nil, err
 		}
-		w.cid = cid
-		added = append(added, cid)
 	}
 	// 2. Side chains, in parallel: Tx_sto, then the level's policy.
 	var wg sync.WaitGroup
@@ -425,9 +426,9 @@ func (s *Server) storeWork(ctx context.Context, id string, ver uint64, kind stri
 		}
 	}
 	if failed != nil {
-		s.unpinAll(added)
+		s.undoAll(added)
 		if len(refs) > 0 {
-			_ = s.journal.addOrphan(&orphanEntry{RecordID: id, Version: ver, Levels: refs, Unpinned: added, Reason: failed.Error(), At: s.d.Now()})
+			_ = s.journal.addOrphan(&orphanEntry{RecordID: id, Version: ver, Levels: refs, Unpinned: added.cids, Reason: failed.Error(), At: s.d.Now()})
 			s.log.Warn("upload failed after some side-chain transactions committed; recorded as an orphan", "record", id, "version", ver, "err", failed)
 		}
 		return nil, failed
@@ -445,12 +446,15 @@ func (s *Server) storeWork(ctx context.Context, id string, ver uint64, kind stri
 	var re *ledger.RefusedError
 	switch {
 	case err == nil:
+		added.commit()
 		up.IndexTxID, up.Indexed = txID, true
 	case errors.As(err, &re):
-		s.unpinAll(added)
-		_ = s.journal.addOrphan(&orphanEntry{RecordID: id, Version: ver, Levels: refs, Unpinned: added, Reason: "index entry refused: " + re.Message, At: s.d.Now()})
+		s.undoAll(added)
+		_ = s.journal.addOrphan(&orphanEntry{RecordID: id, Version: ver, Levels: refs, Unpinned: added.cids, Reason: "index entry refused: " + re.Message, At: s.d.Now()})
 		return nil, err
 	default:
+		// The version is complete; its entry is retried: the objects stay.
+		added.commit()
 		if jerr := s.journal.addPending(&pendingEntry{RecordID: id, Version: ver, Input: in, Since: s.d.Now()}); jerr != nil {
 			s.log.Error("cannot journal a pending index entry", "record", id, "err", jerr)
 			return nil, err
@@ -488,6 +492,58 @@ func (s *Server) storeLevel(ctx context.Context, id string, prev *index.RecordEn
 		MaxProofAge: acc.MaxProofAge, TimeZone: acc.TimeZone, Windows: acc.Windows}
 	_, _, err = s.chain.SetPolicy(ctx, ch, id, pin)
 	return err
+}
+
+// addedObjects are the objects an upload added, with how to undo each
+// (Unpin, or the undo of Objects.AddTx for supplied bytes) or commit it.
+type addedObjects struct {
+	cids    []string
+	undos   []func(context.Context) error
+	commits []func()
+}
+
+// add adds w's object and records its CID in w.
+func (a *addedObjects) add(ctx context.Context, o Objects, w *levelWork) error {
+	if !w.supplied {
+		cid, err := o.Add(ctx, w.object)
+		if err != nil {
+			return err
+		}
+		w.cid = cid
+		a.cids = append(a.cids, cid)
+		a.undos = append(a.undos, func(ctx context.Context) error { return o.Unpin(ctx, cid) })
+		return nil
+	}
+	cid, commit, undo, err := o.AddTx(ctx, w.object)
+	if err != nil {
+		return err
+	}
+	w.cid = cid
+	a.cids = append(a.cids, cid)
+	a.undos = append(a.undos, undo)
+	a.commits = append(a.commits, commit)
+	return nil
+}
+
+func (a *addedObjects) commit() {
+	for _, c := range a.commits {
+		c()
+	}
+}
+
+// undoAll undoes what a failed upload added, with its own time limit (the
+// request's may be what ran out).
+func (s *Server) undoAll(a addedObjects) {
+	if len(a.undos) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	for i, undo := range a.undos {
+		if err := undo(ctx); err != nil {
+			s.log.Error("cannot unpin the ciphertext of a failed upload", "cid", a.cids[i], "err", err)
+		}
+	}
 }
 
 // unpinAll unpins what a failed upload added, with its own time limit (the

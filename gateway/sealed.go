@@ -94,7 +94,7 @@ func (s *Server) sealedWork(req *api.SealedUpload) ([]*levelWork, api.Access, er
 			}
 			withPolicy = true
 		}
-		work = append(work, &levelWork{level: l, keys: sl.Keys, object: sl.Object, sum: sha256.Sum256(sl.Object), policy: sl.HiddenPolicy})
+		work = append(work, &levelWork{level: l, keys: sl.Keys, object: sl.Object, sum: sha256.Sum256(sl.Object), policy: sl.HiddenPolicy, supplied: true})
 	}
 	if withPolicy {
 		if req.Access == nil {

@@ -74,6 +74,15 @@ func (o IPFSObjects) Add(ctx context.Context, data []byte) (string, error) {
 	return cid, ipfsErr(err)
 }
 
+// AddTx implements Objects.
+func (o IPFSObjects) AddTx(ctx context.Context, data []byte) (string, func(), func(context.Context) error, error) {
+	cid, commit, undo, err := o.C.AddTx(ctx, data)
+	if err != nil {
+		return "", nil, nil, ipfsErr(err)
+	}
+	return cid, commit, func(ctx context.Context) error { return ipfsErr(undo(ctx)) }, nil
+}
+
 // Cat implements Objects.
 func (o IPFSObjects) Cat(ctx context.Context, cid string) ([]byte, error) {
 	b, err := o.C.Cat(ctx, cid)

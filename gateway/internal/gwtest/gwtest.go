@@ -421,6 +421,26 @@ func (n *Node) Add(_ context.Context, data []byte) (string, error) {
 	return cid, nil
 }
 
+// AddTx implements gateway.Objects: undo unpins only a pin this call
+// made (the real client's AddTx also tracks concurrent uploads of the same
+// bytes; tests here run one at a time).
+func (n *Node) AddTx(ctx context.Context, data []byte) (string, func(), func(context.Context) error, error) {
+	cid := txbuild.RawCID(data)
+	n.mu.Lock()
+	before := n.pins[cid]
+	n.mu.Unlock()
+	if _, err := n.Add(ctx, data); err != nil {
+		return "", nil, nil, err
+	}
+	undo := func(ctx context.Context) error {
+		if before {
+			return nil
+		}
+		return n.Unpin(ctx, cid)
+	}
+	return cid, func() {}, undo, nil
+}
+
 // Cat implements gateway.Objects.
 func (n *Node) Cat(_ context.Context, cid string) ([]byte, error) {
 	if err := n.check(); err != nil {
