@@ -531,8 +531,9 @@ func (a *addedObjects) commit() {
 	}
 }
 
-// undoAll undoes what a failed upload added, with its own time limit (the
-// request's may be what ran out).
+// undoAll undoes what a failed upload added (or unpins a recalled
+// version's objects), with its own time limit (the request's may be what
+// ran out).
 func (s *Server) undoAll(a addedObjects) {
 	if len(a.undos) == 0 {
 		return
@@ -541,24 +542,19 @@ func (s *Server) undoAll(a addedObjects) {
 	defer cancel()
 	for i, undo := range a.undos {
 		if err := undo(ctx); err != nil {
-			s.log.Error("cannot unpin the ciphertext of a failed upload", "cid", a.cids[i], "err", err)
+			s.log.Error("cannot unpin a ciphertext (of a failed upload or a recalled version)", "cid", a.cids[i], "err", err)
 		}
 	}
 }
 
-// unpinAll unpins what a failed upload added, with its own time limit (the
-// request's may be what ran out).
+// unpinAll unpins what a failed upload or a recall added.
 func (s *Server) unpinAll(cids []string) {
-	if len(cids) == 0 {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
+	var a addedObjects
 	for _, cid := range cids {
-		if err := s.d.Objects.Unpin(ctx, cid); err != nil {
-			s.log.Error("cannot unpin the ciphertext of a failed upload", "cid", cid, "err", err)
-		}
+		a.cids = append(a.cids, cid)
+		a.undos = append(a.undos, func(ctx context.Context) error { return s.d.Objects.Unpin(ctx, cid) })
 	}
+	s.undoAll(a)
 }
 
 func (s *Server) recordView(ctx context.Context, e *index.RecordEntry) api.Record {

@@ -285,6 +285,17 @@ func Main(args []string, stdout io.Writer) error {
 	if d := settle(ctx, pids, settleLimit); d > time.Second {
 		fmt.Fprintf(os.Stderr, "bench gateway: settled after %s\n", d.Round(time.Second))
 	}
+	// What the idle system uses (Raft's ticks, libp2p, the followers).
+	idle := sampleCPU(pids)
+	select {
+	case <-ctx.Done():
+	case <-time.After(5 * time.Second):
+	}
+	var idleCPU time.Duration
+	for _, d := range cpuDelta(idle, sampleCPU(pids)) {
+		idleCPU += d
+	}
+	fmt.Fprintf(os.Stderr, "bench gateway: the idle system uses %.2f cores\n", idleCPU.Seconds()/5)
 	measure := func(f func() Result) Result {
 		before := sampleCPU(pids)
 		r := f()
