@@ -58,7 +58,7 @@ func TestDocumentedCommandsAreTheSettings(t *testing.T) {
 	}
 	script := filepath.Join(dir, "script")
 	env := append(os.Environ(), "IPFS_PATH="+script, "IPFS_TELEMETRY=off")
-	if out, err := (&exec.Cmd{Path: bin, Args: []string{"ipfs", "init", "--empty-repo", "--profile", "test,flatfs"}, Env: env}).CombinedOutput(); err != nil {
+	if out, err := (&exec.Cmd{Path: bin, Args: []string{"ipfs", "init", "--empty-repo", "--profile", "test," + kubo.DefaultConfig().Datastore}, Env: env}).CombinedOutput(); err != nil {
 		t.Fatalf("ipfs init: %v\n%s", err, out)
 	}
 	for _, line := range want {

@@ -42,7 +42,7 @@ func Binary(tb testing.TB) string {
 
 // Options tune the daemons of a swarm.
 type Options struct {
-	// Datastore of every repository (default kubo.DatastoreFlatfs).
+	// Datastore of every repository (default: kubo.DefaultConfig's).
 	Datastore string
 	// Env adds variables to every daemon's environment.
 	Env []string
