@@ -614,6 +614,12 @@ func (n *Network) Deploy(ctx context.Context, ch string, cc Chaincode) error {
 			return fmt.Errorf("nettest: approve %s on %s by org %d: %w", cc.Name, ch, i, err)
 		}
 	}
+	// Each approval is committed on its own organisation's node; the
+	// committing node must have applied them all before it endorses the
+	// commit, or it sees no majority.
+	if _, err := n.WaitConverged(ctx, ch); err != nil {
+		return err
+	}
 	gw, err := n.Gateway(0, 0, "admin")
 	if err != nil {
 		return err
