@@ -126,6 +126,19 @@ func (c *Client) cleanUp(ctx context.Context, cid string) {
 // ChunkSize bytes is one raw block.
 const ChunkSize = 256 << 10
 
+// MaxBlockBytes bounds what one block fetched from a peer can hold: bitswap
+// sends a block in one libp2p message, and libp2p refuses messages above
+// 4 MiB (its network.MessageSizeMax).
+const MaxBlockBytes = 4 << 20
+
+// SingleBlock reports whether cid is a raw-codec CID: one block with no
+// links, so whatever kubo fetches for it is at most MaxBlockBytes. It is
+// false for anything that is not a CID.
+func SingleBlock(cid string) bool {
+	c, err := gocid.Decode(cid)
+	return err == nil && c.Type() == gocid.Raw
+}
+
 // RawCID returns the CID Add gives data of at most ChunkSize bytes (CIDv1,
 // raw codec, sha2-256, base32), computed locally, and true; for larger data
 // it returns "" and false (the address of a chunked object depends on its

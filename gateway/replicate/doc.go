@@ -17,7 +17,9 @@
 //   - The follower pins only what kubo can read as a file of at most the
 //     client's maximum object size: it fetches the object bounded (Cat)
 //     before pinning it, so a committed Tx_sto naming a huge or foreign DAG
-//     cannot fill the disk.
+//     cannot fill the disk. A raw CID (one block, no links) is pinned
+//     without the fetch when that bound is at least ipfs.MaxBlockBytes,
+//     the most one block from a peer can hold.
 //   - Unpins (recalls) win: an unpinned address is remembered and never
 //     pinned again by this follower, whatever order the events arrive in.
 //

@@ -34,10 +34,11 @@ type gatewayLedger struct{ gw *client.Gateway }
 func (g gatewayLedger) Network(channel string) Events { return g.gw.GetNetwork(channel) }
 
 // Kubo is what the follower asks of its organisation's kubo: *ipfs.Client.
-// Cat must be bounded by the maximum object size (ErrTooLarge beyond).
+// Cat must be bounded by MaxObjectSize (ErrTooLarge beyond).
 type Kubo interface {
 	Pinned(ctx context.Context, cid string) (bool, error)
 	Cat(ctx context.Context, cid string) ([]byte, error)
+	MaxObjectSize() int64
 	Pin(ctx context.Context, cid string) error
 	Unpin(ctx context.Context, cid string) error
 }
@@ -312,7 +313,10 @@ func (f *Follower) nextItem(ctx context.Context) *item {
 
 // attempt carries out one decision. A pin first asks whether the object is
 // pinned (the owner's own uploads are), then fetches it bounded by the
-// client's maximum object size, then pins it.
+// client's maximum object size, then pins it. A single raw block needs no
+// bounded fetch when the bound is at least ipfs.MaxBlockBytes: the pin
+// cannot fetch more than that for it (one call less for every small
+// object, which is most of them).
 // It reports whether the object was pinned already.
 func (f *Follower) attempt(ctx context.Context, cid string, a Action) (bool, error) {
 	if a == Unpin {
@@ -322,8 +326,10 @@ func (f *Follower) attempt(ctx context.Context, cid string, a Action) (bool, err
 	if err != nil || pinned {
 		return pinned, err
 	}
-	if _, err := f.kubo.Cat(ctx, cid); err != nil {
-		return false, err
+	if !ipfs.SingleBlock(cid) || f.kubo.MaxObjectSize() < ipfs.MaxBlockBytes {
+		if _, err := f.kubo.Cat(ctx, cid); err != nil {
+			return false, err
+		}
 	}
 	return false, f.kubo.Pin(ctx, cid)
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	gocid "github.com/ipfs/go-cid"
+	mh "github.com/multiformats/go-multihash"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/medshare/medshare/chaincode/storage"
@@ -136,6 +138,7 @@ type fakeKubo struct {
 	pinned  map[string]bool
 	maxSize int
 	pins    int // Pin calls
+	cats    int // Cat calls
 }
 
 func newKubo() *fakeKubo {
@@ -161,9 +164,16 @@ func (k *fakeKubo) Pinned(_ context.Context, cid string) (bool, error) {
 	return k.pinned[cid], nil
 }
 
+func (k *fakeKubo) MaxObjectSize() int64 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return int64(k.maxSize)
+}
+
 func (k *fakeKubo) Cat(_ context.Context, cid string) ([]byte, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	k.cats++
 	if err := k.check(cid); err != nil {
 		return nil, err
 	}
@@ -383,6 +393,49 @@ func TestHostileEvents(t *testing.T) {
 	st := f.Status()
 	if k.isPinned(huge) || st.BadEvents != 2 || st.Pending != 0 {
 		t.Fatalf("huge pinned %v, status %+v", k.isPinned(huge), st)
+	}
+}
+
+// A raw CID is one block, which no peer can send larger than
+// ipfs.MaxBlockBytes: under a bound at least that large the follower pins it
+// without the bounded fetch; anything else (a UnixFS DAG) is fetched first.
+func TestPinsASingleBlockWithoutFetchingIt(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		maxSize  int
+		dag      bool
+		wantCats int
+	}{
+		{"raw CID, 64 MiB bound", 64 << 20, false, 0},
+		{"raw CID, bound of exactly one block", ipfs.MaxBlockBytes, false, 0},
+		{"raw CID, bound below one block", 1 << 20, false, 1},
+		{"dag-pb CID, 64 MiB bound", 64 << 20, true, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, k := newLedger(), newKubo()
+			k.maxSize = tc.maxSize
+			cid := cidOf("one block")
+			if tc.dag {
+				h, err := mh.Sum([]byte("a UnixFS root"), mh.SHA2_256, -1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cid = gocid.NewCidV1(gocid.DagProtobuf, h).String()
+			}
+			if ipfs.SingleBlock(cid) == tc.dag {
+				t.Fatalf("SingleBlock(%s) = %v", cid, !tc.dag)
+			}
+			k.swarm[cid] = 100
+			l.store("side-low", 1, cid)
+			f, _ := running(t, l, k, config(t, filepath.Join(t.TempDir(), "state.json")))
+			eventually(t, "the object is pinned", func() bool { return k.isPinned(cid) })
+			eventually(t, "the follower is idle", func() bool { return f.Status().Pending == 0 })
+			k.set(func(k *fakeKubo) {
+				if k.cats != tc.wantCats {
+					t.Errorf("%d bounded fetches, want %d", k.cats, tc.wantCats)
+				}
+			})
+		})
 	}
 }
 
