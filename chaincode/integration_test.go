@@ -457,7 +457,7 @@ func (s *suite) checkLogged(st *stored, u *txbuild.User, accessID, txID string, 
 	} else if acc != nil || vio == nil || vio.Reason != reason || vio.AccessID != accessID || vio.Counted != (blame == ptl.BlameUser) || vio.Blame != blame || vio.User != u.ID() {
 		t.Fatalf("refusal of tx %s: Tx_acc %+v, violation %+v; want a %s violation blamed on the %s", txID, acc, vio, reason, blame)
 	}
-	logged := read[index.RequestEntry](s, s.auditor, "main", index.Name, "GetRequest", accessID)
+	logged := read[index.RequestEntry](s, s.auditor, "main", index.Name, "GetRequest", st.rec.RecordID, accessID)
 	want, wantTx := index.OutcomeGranted, txID
 	if !granted {
 		want = index.OutcomeDenied

@@ -14,7 +14,7 @@ func FuzzIndex(f *testing.F) {
 	if _, err := m.L.Submit(m.H1, index.Name, "PutRecord", rec1, entry("high")); err != nil {
 		f.Fatal(err)
 	}
-	calls := cctest.Calls("Init/1 GetSideChain/1 ListSideChains/2 PutRecord/2 GetRecord/1 ListRecordsByOrg/3 LogRequest/1 GetRequest/1 ListRequestsByRecord/3 ListRequestsByRequestor/3 SetGateway/2 GetGateway/1 ListGateways/2")
+	calls := cctest.Calls("Init/1 GetSideChain/1 ListSideChains/2 PutRecord/2 GetRecord/1 ListRecordsByOrg/3 LogRequest/1 GetRequest/2 ListRequestsByRecord/3 ListRequestsByRequestor/3 SetGateway/2 GetGateway/1 ListGateways/2")
 	who := []*identity.Signer{m.H1, m.H2, m.Auditor, m.Admin}
 	f.Add(uint8(0), uint8(3), `{"sideChains":[{"name":"side-x","channel":"side-x","level":"low","nodes":[{"name":"n","org":"O","address":"h:1"}]}]}`, "", "")
 	f.Add(uint8(3), uint8(0), rec2, entry("high", "low"), "")

@@ -174,7 +174,7 @@ const (
 	objChain     = "chain"             // (name) → SideChain
 	objRecord    = "record"            // (recordID) → RecordEntry
 	objOrg       = "org~record"        // (ownerMSP, recordID) → RecordEntry
-	objRequest   = "request"           // (requestID) → RequestEntry
+	objRequest   = "request"           // (recordID, requestID) → RequestEntry (ids scoped by record: see GetRequest)
 	objByRecord  = "record~request"    // (recordID, time, requestID) → RequestEntry
 	objByRequest = "requestor~request" // (requestor, time, requestID) → RequestEntry
 )
@@ -440,7 +440,7 @@ type Link struct {
 // RequestInput is the LogRequest argument.
 type RequestInput struct {
 	// RequestID is the access id A for accesses, the MeDShare request id
-	// for requests; it must be new.
+	// for requests; it must be new for the record.
 	RequestID string `json:"requestID"`
 	// Kind is "access" or "medshare".
 	Kind string `json:"kind"`
@@ -535,9 +535,9 @@ func (x *Index) LogRequest(ctx chaincode.TransactionContext, request string) (*R
 		return nil, ccerr.Forbidden("caller", "only the owner of record %s may log its requests", in.RecordID)
 	}
 	var prev RequestEntry
-	if ok, err := kv.Get(stub, objRequest, []string{in.RequestID}, &prev); err != nil || ok {
+	if ok, err := kv.Get(stub, objRequest, []string{in.RecordID, in.RequestID}, &prev); err != nil || ok {
 		if err == nil {
-			err = ccerr.Conflict("request.requestID", "request %s is already logged", in.RequestID)
+			err = ccerr.Conflict("request.requestID", "request %s is already logged for record %s", in.RequestID, in.RecordID)
 		}
 		return nil, err
 	}
@@ -556,7 +556,7 @@ func (x *Index) LogRequest(ctx chaincode.TransactionContext, request string) (*R
 		obj   string
 		attrs []string
 	}{
-		{objRequest, []string{in.RequestID}},
+		{objRequest, []string{in.RecordID, in.RequestID}},
 		{objByRecord, []string{in.RecordID, ts, in.RequestID}},
 		{objByRequest, []string{rh, ts, in.RequestID}},
 	} {
@@ -567,23 +567,28 @@ func (x *Index) LogRequest(ctx chaincode.TransactionContext, request string) (*R
 	return e, stub.SetEvent(EventRequest, b)
 }
 
-// GetRequest returns a logged request. Its owner, its requestor and the
-// configured auditors may read it.
-func (x *Index) GetRequest(ctx chaincode.TransactionContext, requestID string) (*RequestEntry, error) {
+// GetRequest returns the request logged under requestID for a record.
+// Request ids are scoped by record (and so by owner): an owner cannot take
+// the id of a request on another owner's record before it is logged. Its
+// owner, its requestor and the configured auditors may read it.
+func (x *Index) GetRequest(ctx chaincode.TransactionContext, recordID, requestID string) (*RequestEntry, error) {
 	cfg, who, err := x.cfg.Caller(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := arg.ID("recordID", recordID); err != nil {
 		return nil, err
 	}
 	if err := arg.ID("requestID", requestID); err != nil {
 		return nil, err
 	}
 	var e RequestEntry
-	ok, err := kv.Get(ctx.GetStub(), objRequest, []string{requestID}, &e)
+	ok, err := kv.Get(ctx.GetStub(), objRequest, []string{recordID, requestID}, &e)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		return nil, ccerr.NotFound("requestID", "request %s is not logged", requestID)
+		return nil, ccerr.NotFound("requestID", "request %s is not logged for record %s", requestID, recordID)
 	}
 	if err := who.RequireReader(e.Owner, e.Requestor, cfg.Auditors, "read request "+requestID); err != nil {
 		return nil, err

@@ -169,7 +169,7 @@ func TestRequestLog(t *testing.T) {
 	if len(byUser.Items) != 3 {
 		t.Errorf("by requestor = %d entries", len(byUser.Items))
 	}
-	if got := cctest.Decode[index.RequestEntry](t, query(t, m, "auditor", "GetRequest", "acc-2")); got.Outcome != "denied" {
+	if got := cctest.Decode[index.RequestEntry](t, query(t, m, "auditor", "GetRequest", rec2, "acc-2")); got.Outcome != "denied" {
 		t.Errorf("GetRequest = %+v", got)
 	}
 	queries := []struct {
@@ -177,8 +177,9 @@ func TestRequestLog(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"GetRequest", []string{"acc-2"}, "caller: only the owner, the user it concerns or an auditor the channel's configuration names may read request acc-2"},
-		{"GetRequest", []string{"acc-9"}, "requestID: request acc-9 is not logged"},
+		{"GetRequest", []string{rec2, "acc-2"}, "caller: only the owner, the user it concerns or an auditor the channel's configuration names may read request acc-2"},
+		{"GetRequest", []string{rec2, "acc-9"}, "requestID: request acc-9 is not logged for record " + rec2},
+		{"GetRequest", []string{rec1, "acc-2"}, "requestID: request acc-2 is not logged for record " + rec1},
 		{"ListRequestsByRecord", []string{rec2, "10", ""}, "caller: only the owner or an auditor the channel's configuration names may list a record's requests"},
 		{"ListRequestsByRequestor", []string{du, "10", ""}, "caller: only the user it concerns or an auditor the channel's configuration names may list a requestor's requests"},
 	}
@@ -187,7 +188,7 @@ func TestRequestLog(t *testing.T) {
 		cctest.WantErr(t, err, q.want, nil)
 	}
 	tests := []struct{ arg, want string }{
-		{req("acc-1", "access", rec1, "granted"), "request.requestID: request acc-1 is already logged"},
+		{req("acc-1", "access", rec1, "granted"), "request.requestID: request acc-1 is already logged for record " + rec1},
 		{req("acc-3", "access", rec2, "granted"), "caller: only the owner of record " + rec2 + " may log its requests"},
 		{req("acc-3", "access", rec9, "granted"), "request.recordID: record " + rec9 + " is not indexed"},
 		{req("acc-3", "peek", rec1, "granted"), "request.kind: must be one of access, medshare"},
