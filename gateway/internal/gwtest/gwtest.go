@@ -34,6 +34,7 @@ import (
 	"github.com/medshare/medshare/gateway/aa"
 	"github.com/medshare/medshare/gateway/client"
 	"github.com/medshare/medshare/gateway/grade"
+	"github.com/medshare/medshare/gateway/indexcache"
 	"github.com/medshare/medshare/gateway/internal/memledger"
 	"github.com/medshare/medshare/gateway/ledger"
 	"github.com/medshare/medshare/network/identity"
@@ -78,11 +79,13 @@ type Consortium struct {
 	HTTP     map[string]*httptest.Server
 	GwMember map[string]*Member
 	Objects  map[string]*Node
+	replicas []replica
 
 	configure   func(msp string, cfg *gateway.Config)
 	replication func(msp string) gateway.Replication
 	fhir        bool
 	indexCache  bool
+	indexWrap   func(msp string, s indexcache.Source) indexcache.Source
 }
 
 func validity() (time.Time, time.Time) {
@@ -106,6 +109,13 @@ func WithReplication(f func(msp string) gateway.Replication) Option {
 // WithIndexCache gives each gateway an index cache following the
 // in-memory main channel's index events.
 func WithIndexCache() Option { return func(c *Consortium) { c.indexCache = true } }
+
+// WithIndexEvents gives each gateway an index cache, as WithIndexCache,
+// following the events f makes of main's (a test holds them back to make a
+// gateway's cache trail the ledger).
+func WithIndexEvents(f func(msp string, s indexcache.Source) indexcache.Source) Option {
+	return func(c *Consortium) { c.indexCache, c.indexWrap = true, f }
+}
 
 // WithFHIR grades with the FHIR grader's default rules (gateway/grade)
 // instead of the flat JSON grader, and lets the gateways answer MeDShare
@@ -172,6 +182,15 @@ func (c *Consortium) Close() {
 	for _, s := range c.Servers {
 		s.Close()
 	}
+	for _, r := range c.replicas {
+		r.h.Close()
+		r.s.Close()
+	}
+}
+
+type replica struct {
+	s *gateway.Server
+	h *httptest.Server
 }
 
 // Member issues a member of org with a REST role given by role (admin) or
@@ -243,9 +262,35 @@ func (c *Consortium) RegisterGateway(org, url string) error {
 }
 
 func (c *Consortium) startGateway(msp string) {
-	t := c.T
 	gm := c.Member(msp, "gateway."+msp, identity.RoleClient, map[string]string{gateway.RoleAttribute: string(gateway.RoleOwner)})
 	c.GwMember[msp] = gm
+	c.Servers[msp], c.HTTP[msp] = c.newGateway(msp, gm)
+}
+
+// StartReplica starts a second gateway of org, with the same identity, as
+// an organisation running several behind a load balancer does; it is not
+// registered on main and stops with the consortium.
+func (c *Consortium) StartReplica(msp string) (*gateway.Server, *httptest.Server) {
+	s, h := c.newGateway(msp, c.GwMember[msp])
+	c.replicas = append(c.replicas, replica{s, h})
+	return s, h
+}
+
+// ClientAt is Client for the gateway at url.
+func (c *Consortium) ClientAt(url string, m *Member) *client.Client {
+	var opts []client.Option
+	if check := c.Check; check != nil {
+		opts = append(opts, client.WithRoundTripper(func(rt http.RoundTripper) http.RoundTripper { return checking{rt: rt, check: check} }))
+	}
+	cl, err := client.New(url, m.ID, opts...)
+	if err != nil {
+		c.T.Fatal(err)
+	}
+	return cl
+}
+
+func (c *Consortium) newGateway(msp string, gm *Member) (*gateway.Server, *httptest.Server) {
+	t := c.T
 	cfg := gateway.Default()
 	cfg.MSPID = msp
 	cfg.Identity, cfg.CAs = "unused", map[string]string{msp: "unused"}
@@ -263,6 +308,9 @@ func (c *Consortium) startGateway(msp string) {
 	}
 	if c.indexCache {
 		d.IndexEvents = c.Ledger.IndexEvents()
+		if c.indexWrap != nil {
+			d.IndexEvents = c.indexWrap(msp, d.IndexEvents)
+		}
 	}
 	if c.fhir {
 		g, err := grade.New(grade.DefaultRules())
@@ -302,7 +350,7 @@ func (c *Consortium) startGateway(msp string) {
 	h.Config.ReadHeaderTimeout, h.Config.ReadTimeout, h.Config.WriteTimeout = real.ReadHeaderTimeout, real.ReadTimeout, real.WriteTimeout
 	h.Config.IdleTimeout, h.Config.MaxHeaderBytes = real.IdleTimeout, real.MaxHeaderBytes
 	h.StartTLS()
-	c.Servers[msp], c.HTTP[msp] = s, h
+	return s, h
 }
 
 // Enrol has the authority issue m's ABE key and credential and returns the
