@@ -233,19 +233,7 @@ func (c *Consortium) URL(org string) string { return c.HTTP[org].URL }
 // Client returns a client of org's gateway acting as m (nil: no client
 // certificate).
 func (c *Consortium) Client(org string, m *Member) *client.Client {
-	id := &client.Identity{Roots: c.Roots}
-	if m != nil {
-		id = m.ID
-	}
-	var opts []client.Option
-	if check := c.Check; check != nil {
-		opts = append(opts, client.WithRoundTripper(func(rt http.RoundTripper) http.RoundTripper { return checking{rt: rt, check: check} }))
-	}
-	cl, err := client.New(c.URL(org), id, opts...)
-	if err != nil {
-		c.T.Fatal(err)
-	}
-	return cl
+	return c.ClientAt(c.URL(org), m)
 }
 
 // Admin issues an administrator of org.
@@ -276,13 +264,17 @@ func (c *Consortium) StartReplica(msp string) (*gateway.Server, *httptest.Server
 	return s, h
 }
 
-// ClientAt is Client for the gateway at url.
+// ClientAt is Client for the gateway at url (a replica's).
 func (c *Consortium) ClientAt(url string, m *Member) *client.Client {
+	id := &client.Identity{Roots: c.Roots}
+	if m != nil {
+		id = m.ID
+	}
 	var opts []client.Option
 	if check := c.Check; check != nil {
 		opts = append(opts, client.WithRoundTripper(func(rt http.RoundTripper) http.RoundTripper { return checking{rt: rt, check: check} }))
 	}
-	cl, err := client.New(url, m.ID, opts...)
+	cl, err := client.New(url, id, opts...)
 	if err != nil {
 		c.T.Fatal(err)
 	}
