@@ -179,8 +179,8 @@ func (h *heldEvents) Events(ctx context.Context, start uint64) (<-chan *chclient
 func TestAccessWhileTheOwnersCacheTrailsTheLedger(t *testing.T) {
 	var h1 *heldEvents
 	c := gwtest.New(t, gwtest.WithIndexEvents(func(msp string, s indexcache.Source) indexcache.Source {
-		if msp != gwtest.H1 {
-			return s
+		if msp != gwtest.H1 || h1 != nil {
+			return s // only hospital 1's registered gateway, not the replica
 		}
 		h1 = newHeldEvents(s)
 		return h1
